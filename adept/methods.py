@@ -434,7 +434,8 @@ def load_adapter(directory: str | Path, backbone: Backbone) -> PromptTunedModel:
     vocab = backbone.vocab_size
     if cfg["d_model"] != backbone.d_model or cfg["vocab_size"] != vocab or cfg["kind"] != backbone.kind:
         raise ValueError(
-            f"Adapter in {directory} was trained on {cfg['backbone']!r} (d={cfg['d_model']}, vocab={cfg['vocab_size']}, "
+            f"Adapter in {directory} was trained on {cfg['backbone']!r} "
+            f"(d={cfg['d_model']}, vocab={cfg['vocab_size']}, "
             f"{cfg['kind']}), but the backbone given is {backbone.name!r} (d={backbone.d_model}, vocab={vocab}, "
             f"{backbone.kind}): load it on the backbone it was trained on."
         )

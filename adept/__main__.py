@@ -1,0 +1,246 @@
+"""Command line: ``python -m adept {train,sweep,runs,worker,warm,demo,...}``.
+
+Every flag of ``train`` is a :class:`adept.training.RunConfig` field (``--lr-prompt`` sets
+``lr_prompt``); ``--config FILE`` (JSON or YAML) gives defaults that flags override.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import itertools
+import json
+import os
+import sys
+import time
+import types
+import typing
+from pathlib import Path
+
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+HELP = {
+    "method": "pt, dept or adept",
+    "backbone": "registry name (smollm2-135m, minilm-l6, tiny-*), hub id or local model folder",
+    "task": "registry task (rotten-tomatoes, rt-subjectivity, glue-sst2, ...) — see `python -m adept tasks`",
+    "budget": "trainable parameters of prompt + offsets; solves l and r (paper: PT's l=100 -> 100*d)",
+    "num_virtual_tokens": "soft-prompt length l (DePT/ADePT default 60 %% of PT's)",
+    "rank": "offset rank r (solved from --budget when unset)",
+    "max_length": "max input tokens s (DePT's position table has s rows)",
+    "lr_prompt": "learning rate of the soft prompt (paper: 3e-1)",
+    "lr_offsets": "learning rate of the offsets (paper: 1e-4)",
+    "lr_head": "learning rate of an encoder backbone's classification head",
+    "warmup_steps": "linear warmup steps, then linear decay to 0 at --max-steps",
+    "eval_every": "validate every N steps (best adapter kept)",
+    "eval_examples": "validation examples per evaluation",
+    "test_examples": "test examples for the final score (all when unset)",
+    "early_stopping_patience": "stop after N evaluations without improvement (0 = off)",
+    "zero_shot": "also score the bare backbone's verbalizers on the test set",
+    "data_file": "your own csv/jsonl/parquet file instead of --task",
+    "resume_from": "run id whose checkpoint to continue",
+    "padding_side": "right or left (decoder backbones; DePT rows follow the padded slot)",
+    "device": "auto (cuda when present), cpu or cuda",
+}
+
+
+def _arg_type(annotation):
+    """The argparse type for a RunConfig annotation such as ``int | None``."""
+    hint = typing.get_type_hints(__import__("adept.training", fromlist=["RunConfig"]).RunConfig)[annotation]
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    base = args[0] if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union else hint
+    return base
+
+
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    from adept.training import RunConfig
+
+    for f in dataclasses.fields(RunConfig):
+        if f.name == "extra":
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        typ = _arg_type(f.name)
+        default = f.default if f.default is not dataclasses.MISSING else None
+        help_text = HELP.get(f.name, f.name.replace("_", " ")) + f" (default: {default})"
+        if typ is bool:
+            parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+        else:
+            parser.add_argument(flag, dest=f.name, type=typ, default=None, help=help_text)
+
+
+def read_config_file(path: str) -> dict:
+    p = Path(path)
+    if not p.exists():
+        raise ValueError(f"Config file {path} does not exist.")
+    text = p.read_text()
+    if p.suffix in (".yaml", ".yml"):
+        import yaml
+
+        return yaml.safe_load(text) or {}
+    return json.loads(text)
+
+
+def config_from_args(args) -> dict:
+    from adept.training import RunConfig
+
+    cfg = read_config_file(args.config) if args.config else {}
+    for f in dataclasses.fields(RunConfig):
+        value = getattr(args, f.name, None)
+        if value is not None:
+            cfg[f.name] = value
+    return cfg
+
+
+def cmd_train(args) -> int:
+    from adept.training import RunConfig, train
+
+    cfg = RunConfig.from_dict(config_from_args(args))
+    cfg.validate()
+    result = train(cfg, run_id=args.run_id, progress=not args.quiet)
+    print(json.dumps({k: v for k, v in result.items()}, indent=2))
+    return 0
+
+
+def expand_sweep(spec: dict) -> list[dict]:
+    """``base`` dict x the cartesian product of ``grid`` lists (plus optional explicit ``runs``)."""
+    base = dict(spec.get("base", {}))
+    grid = spec.get("grid", {})
+    keys = list(grid)
+    configs = []
+    for values in itertools.product(*(grid[k] if isinstance(grid[k], list) else [grid[k]] for k in keys)):
+        configs.append({**base, **dict(zip(keys, values))})
+    for extra in spec.get("runs", []):
+        configs.append({**base, **extra})
+    if spec.get("experiment"):
+        for c in configs:
+            c.setdefault("experiment", spec["experiment"])
+    return configs
+
+
+def cmd_sweep(args) -> int:
+    from adept import launcher
+    from adept.training import RunConfig
+
+    spec = read_config_file(args.file)
+    configs = expand_sweep(spec)
+    sweep_id = spec.get("name") or Path(args.file).stem
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for c in configs:
+        c.setdefault("sweep", f"{sweep_id}-{stamp}")
+        RunConfig.from_dict(c).validate()  # all valid before any is queued
+    if args.dry_run:
+        for c in configs:
+            print(json.dumps(c))
+        print(f"{len(configs)} runs (dry run, nothing queued)")
+        return 0
+    ids = [launcher.enqueue(c) for c in configs]
+    print(f"queued {len(ids)} runs as sweep {configs[0]['sweep']}")
+    concurrency = args.concurrency or spec.get("concurrency") or 1
+    if args.detach:
+        launcher.ensure_worker(concurrency)
+        print("a background worker runs them; watch with `python -m adept runs` or the dashboard")
+        return 0
+    launcher.worker_main(max_concurrent=concurrency)
+    return cmd_runs(argparse.Namespace(experiment=None, sweep=configs[0]["sweep"], limit=len(ids)))
+
+
+def cmd_runs(args) -> int:
+    from adept import tracking
+
+    df = tracking.runs_dataframe(args.experiment)
+    if df.empty:
+        print("no runs in", tracking.tracking_uri())
+        return 0
+    if getattr(args, "sweep", None):
+        df = df[df["sweep"] == args.sweep]
+    cols = [c for c in ["run_id", "run_name", "status", "method", "backbone", "task", "seed", "progress"] if c in df]
+    metric_cols = [c for c in df.columns if c.startswith("metrics.test/") or c == "metrics.time/mean_step_s"]
+    import pandas as pd
+
+    with pd.option_context("display.width", 200, "display.max_columns", 30):
+        print(df[cols + metric_cols].head(args.limit).to_string(index=False))
+    return 0
+
+
+def cmd_worker(args) -> int:
+    from adept import launcher
+
+    launcher.worker_main(max_concurrent=args.max_concurrent)
+    return 0
+
+
+def cmd_warm(args) -> int:
+    """Convert/cache the default backbone so the first dashboard run starts at once."""
+    from adept.backbones import ensure_smollm2_cached, minilm_dir
+
+    print("smollm2-135m cached at", ensure_smollm2_cached())
+    print("minilm-l6 at", minilm_dir())
+    return 0
+
+
+def cmd_tasks(args) -> int:
+    from adept.tasks import list_tasks
+
+    print("\n".join(list_tasks()))
+    return 0
+
+
+def cmd_demo(args) -> int:
+    """A short PT / DePT / ADePT comparison on the fast backbone, printed as a table."""
+    from adept.training import PRESETS, train
+
+    rows = []
+    for method in ("pt", "dept", "adept"):
+        cfg = {**PRESETS["quick"], "method": method, "max_steps": args.steps, "eval_every": max(1, args.steps // 3),
+               "test_examples": 300, "experiment": "adept-demo"}
+        res = train(cfg, progress=True)
+        rows.append((method, res["test"], res["mean_step_s"]))
+    for method, test, step in rows:
+        print(f"{method:6s} " + " ".join(f"{k}={v:.1f}" for k, v in test.items()) + f"  step={step:.2f}s")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m adept", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train one run (tracked in MLflow)")
+    p.add_argument("--config", help="JSON or YAML file of RunConfig fields; flags override it")
+    p.add_argument("--run-id", help="continue this MLflow run (created SCHEDULED by the launcher)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_config_flags(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("sweep", help="queue base x grid runs from a YAML file and run them")
+    p.add_argument("file")
+    p.add_argument("--concurrency", type=int, help="runs at once (default: the file's, else 1)")
+    p.add_argument("--detach", action="store_true", help="queue and return; a background worker runs them")
+    p.add_argument("--dry-run", action="store_true", help="print the expanded configs, queue nothing")
+    p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser("runs", help="list runs from the store")
+    p.add_argument("--experiment")
+    p.add_argument("--sweep")
+    p.add_argument("--limit", type=int, default=50)
+    p.set_defaults(func=cmd_runs)
+
+    p = sub.add_parser("worker", help="run queued runs (started by the launcher)")
+    p.add_argument("--max-concurrent", type=int, default=int(os.environ.get("ADEPT_MAX_CONCURRENT", "1")))
+    p.set_defaults(func=cmd_worker)
+
+    sub.add_parser("warm", help="cache the offline backbones").set_defaults(func=cmd_warm)
+    sub.add_parser("tasks", help="list the task registry").set_defaults(func=cmd_tasks)
+    p = sub.add_parser("demo", help="a short three-method comparison on MiniLM")
+    p.add_argument("--steps", type=int, default=60)
+    p.set_defaults(func=cmd_demo)
+
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,187 @@
+"""RunConfig validation, data encoding, and real tiny training runs tracked in an isolated MLflow store."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from adept import tracking
+from adept.training import PRESETS, Encoder, RunConfig, estimate_seconds, reproduce_command, train
+
+TINY = {"backbone": "tiny-llama", "task": "rotten-tomatoes", "max_steps": 6, "eval_every": 3,
+        "eval_examples": 16, "test_examples": 16, "batch_size": 4, "max_train_examples": 64,
+        "warmup_steps": 2, "max_length": 48, "experiment": "test"}
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    monkeypatch.setenv("ADEPT_HOME", str(tmp_path))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    return tmp_path
+
+
+def history(run_id, key):
+    df = tracking.metric_history([run_id], [key])
+    return df.sort_values("step")[["step", "value"]].values.tolist()
+
+
+# ----- config ------------------------------------------------------------------------------------------
+
+def test_field_errors_name_every_bad_field():
+    cfg = RunConfig(method="lora", batch_size=0, lr_prompt=-1.0, warmup_steps=500, max_steps=100, padding_side="up")
+    errors = cfg.field_errors()
+    assert set(errors) >= {"method", "batch_size", "lr_prompt", "warmup_steps", "padding_side"}
+    assert "use pt, dept or adept" in errors["method"]
+    with pytest.raises(ValueError, match="batch_size: 0 — must be a positive integer"):
+        cfg.validate()
+
+
+def test_unknown_field_and_impossible_budget():
+    with pytest.raises(ValueError, match="Unknown config field\\(s\\) lr"):
+        RunConfig.from_dict({"lr": 0.1})
+    errors = RunConfig(method="adept", backbone="tiny-llama", budget=1000, num_virtual_tokens=60).field_errors()
+    assert "cannot hold a 60-token prompt" in errors["budget"]
+
+
+def test_solved_budget_matches_paper_rule():
+    cfg = RunConfig(method="dept", backbone="smollm2-135m", budget=57600, num_virtual_tokens=60, max_length=256)
+    assert tuple(cfg.solved()) == (60, 27)
+    assert tuple(RunConfig(method="pt", backbone="smollm2-135m", budget=57600).solved()) == (100, 0)
+
+
+def test_presets_are_valid_and_estimates_scale_with_steps():
+    for preset in PRESETS.values():
+        for method in ("pt", "dept", "adept"):
+            RunConfig.from_dict({**preset, "method": method}).validate()
+    quick = {**PRESETS["quick"], "method": "adept"}
+    assert estimate_seconds(quick) < estimate_seconds({**quick, "max_steps": 600})
+    assert estimate_seconds({**PRESETS["faithful"], "method": "pt"}) > 5 * estimate_seconds({**quick, "method": "pt"})
+
+
+def test_reproduce_command_round_trips_through_the_cli():
+    from adept.__main__ import add_config_flags, config_from_args
+
+    cfg = RunConfig(method="dept", backbone="tiny-t5", lr_prompt=0.4, zero_shot=False, seed=3, budget=4000)
+    argv = reproduce_command(cfg).split()[4:]
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--config")
+    add_config_flags(parser)
+    back = RunConfig.from_dict(config_from_args(parser.parse_args(argv)))
+    assert back == cfg
+
+
+# ----- encoding --------------------------------------------------------------------------------------
+
+def test_causal_encoding_puts_loss_on_the_verbalizer_only(tiny):
+    from adept.tasks import load_task
+
+    task = load_task("rotten-tomatoes")
+    bb = tiny("tiny-llama")
+    enc = Encoder(task, bb.tokenizer, "causal", 48)
+    ex = task.splits["train"][0]
+    ids, labels = enc.train_item(ex)
+    target = [t for t in labels if t != -100]
+    assert target == [enc.label_ids[ex.label]]
+    assert labels[-1] == ids[-1] == enc.label_ids[ex.label] and len(ids) <= 48
+    batch = enc.collate(task.splits["train"][:4], "left")
+    assert batch["input_ids"].shape == batch["labels"].shape
+    assert (batch["attention_mask"][:, -1] == 1).all()  # left padding: every row ends with a real token
+
+
+def test_identical_verbalizer_first_tokens_are_refused(tiny):
+    import dataclasses
+
+    from adept.tasks import load_task
+
+    task = dataclasses.replace(load_task("rotten-tomatoes"), verbalizers=["positive", "positivezzq"])
+    with pytest.raises(ValueError, match="start with the same token"):
+        Encoder(task, tiny("tiny-llama").tokenizer, "causal", 48)
+
+
+# ----- real runs ---------------------------------------------------------------------------------------
+
+def test_tiny_run_logs_everything_and_is_deterministic(store):
+    out = train({**TINY, "method": "adept", "seed": 1}, progress=False)
+    client = tracking.get_client()
+    run = client.get_run(out["run_id"])
+    assert run.info.status == "FINISHED"
+    p, t = run.data.params, run.data.tags
+    assert (p["solved.num_virtual_tokens"], p["solved.rank"]) == ("60", "19")
+    assert int(p["trainable_params"]) == 60 * 64 + 19 * (2 * 64 + 1) + 64
+    assert t["adept.method"] == "adept" and t["adept.command"].startswith("python -m adept train")
+    losses = history(out["run_id"], "train/loss")
+    assert [s for s, _ in losses] == [1, 2, 3, 4, 5, 6]
+    assert [s for s, _ in history(out["run_id"], "val/accuracy")] == [0, 3, 6]
+    lrs = [v for _, v in history(out["run_id"], "lr/prompt")]
+    assert lrs[0] == pytest.approx(0.3 * 2 / 2) and lrs[-1] == pytest.approx(0.0)  # warmup 2, decay to 0
+    assert 0 <= run.data.metrics["test/accuracy"] <= 100
+    art = Path(tracking.download_artifacts(out["run_id"], "adapter"))
+    assert (art / "adapter.safetensors").exists()
+    assert json.loads((art / "adapter_config.json").read_text())["rank"] == 19
+    summary = tracking.load_json_artifact(out["run_id"], "offsets_summary.json")
+    assert summary["method"] == "adept" and summary["probe_tokens"] > 0
+
+    again = train({**TINY, "method": "adept", "seed": 1}, progress=False)
+    assert [v for _, v in history(again["run_id"], "train/loss")] == [v for _, v in losses]
+
+
+@pytest.mark.parametrize("backbone,method", [("tiny-t5", "dept"), ("tiny-bert", "pt"), ("tiny-gpt2", "adept")])
+def test_every_backbone_kind_trains(store, backbone, method):
+    out = train({**TINY, "backbone": backbone, "method": method, "max_steps": 3}, progress=False)
+    assert out["status"] == "FINISHED" and "accuracy" in out["test"]
+
+
+def test_training_lowers_the_loss(store):
+    cfg = {**TINY, "method": "pt", "max_steps": 30, "eval_every": 30, "lr_prompt": 0.3, "zero_shot": False}
+    out = train(cfg, progress=False)
+    losses = [v for _, v in history(out["run_id"], "train/loss")]
+    assert sum(losses[-5:]) / 5 < sum(losses[:5]) / 5
+
+
+def test_bad_data_fails_the_run_with_its_reason(store, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("sentence,label\nfine,1\nbad,0\n")
+    with pytest.raises(ValueError):
+        train({**TINY, "method": "pt", "data_file": str(bad)}, progress=False)
+    df = tracking.runs_dataframe("test")
+    assert df.iloc[0]["status"] == "FAILED"
+    assert "text" in df.iloc[0]["failure"]  # the missing column is named
+
+
+def test_sigterm_saves_checkpoint_ends_killed_and_resumes(store):
+    cfg = {**TINY, "method": "adept", "max_steps": 4000, "eval_every": 2000, "zero_shot": False}
+    path = store / "cfg.json"
+    path.write_text(json.dumps(cfg))
+    env = {**os.environ, "ADEPT_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "adept", "train", "--config", str(path), "--quiet"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    run_id, deadline = None, time.time() + 120
+    while time.time() < deadline:
+        df = tracking.runs_dataframe("test")
+        if not df.empty and df.iloc[0]["status"] == "RUNNING":
+            run_id = df.iloc[0]["run_id"]
+            if history(run_id, "train/loss"):
+                break
+        time.sleep(0.5)
+    assert run_id, "the run never started"
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+    run = tracking.get_client().get_run(run_id)
+    assert run.info.status == "KILLED"
+    ckpt = Path(tracking.download_artifacts(run_id, "checkpoint"))
+    step = json.loads((ckpt / "state.json").read_text())["step"]
+    assert step > 0 and (ckpt / "optimizer.pt").exists()
+    torch.load(ckpt / "optimizer.pt", weights_only=True)
+
+    out = train({**cfg, "max_steps": step + 3, "resume_from": run_id}, progress=False)
+    assert out["run_id"] == run_id and out["steps"] == step + 3
+    assert [s for s, _ in history(run_id, "train/loss")][-3:] == [step + 1, step + 2, step + 3]
+    assert tracking.get_client().get_run(run_id).info.status == "FINISHED"
