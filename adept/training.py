@@ -240,13 +240,22 @@ class Encoder:
     def __init__(self, task, tokenizer, kind: str, max_length: int):
         self.task, self.tok, self.kind, self.max_length = task, tokenizer, kind, max_length
         self.label_ids: list[int] = []
+        self.verbalizers = list(task.verbalizers)
         if task.kind == "classification" and kind != "encoder":
-            self.label_ids = [self._ids(self._target(w))[0] for w in task.verbalizers]
+            self.label_ids = self._first_ids(self.verbalizers)
+            if len(set(self.label_ids)) != len(self.label_ids):
+                # e.g. a user file's "label0" / "label1": fall back to letters, distinct single tokens in any
+                # vocabulary (the Options line shows them); logged as the param verbalizers_used
+                self.verbalizers = [chr(ord("A") + i) for i in range(len(self.verbalizers))]
+                self.label_ids = self._first_ids(self.verbalizers)
             if len(set(self.label_ids)) != len(self.label_ids):
                 raise ValueError(
-                    f"Verbalizers {task.verbalizers} start with the same token for this tokenizer: rank "
+                    f"Verbalizers {self.verbalizers} start with the same token for this tokenizer: rank "
                     "classification needs label words whose first tokens differ."
                 )
+
+    def _first_ids(self, words: list[str]) -> list[int]:
+        return [self._ids(self._target(w))[0] for w in words]
 
     def _ids(self, text: str) -> list[int]:
         return self.tok(text, add_special_tokens=False)["input_ids"]
@@ -257,7 +266,7 @@ class Encoder:
     def source(self, ex) -> list[int]:
         text = self.task.source_text(ex)
         if self.task.kind == "classification" and self.kind != "encoder":
-            text = f"{text}\nOptions: {', '.join(self.task.verbalizers)}."
+            text = f"{text}\nOptions: {', '.join(self.verbalizers)}."
         if self.kind == "causal":
             suffix = self._ids(CAUSAL_SUFFIX)
             target = 1 if self.task.kind == "classification" else len(self._target_ids(ex))
@@ -267,7 +276,8 @@ class Encoder:
         return ids
 
     def _target_ids(self, ex) -> list[int]:
-        ids = self._ids(self._target(self.task.target_text(ex)))
+        text = self.verbalizers[ex.label] if self.task.kind == "classification" else self.task.target_text(ex)
+        ids = self._ids(self._target(text))
         if self.kind == "seq2seq" and self.tok.eos_token_id is not None:
             ids = ids + [self.tok.eos_token_id]
         return ids
@@ -440,7 +450,7 @@ def _prepare(cfg: RunConfig):
     from adept.tasks import load_task
 
     if cfg.data_file:
-        task = load_task(cfg.data_file, seed=cfg.seed, text_column=cfg.text_column,
+        task = load_task(cfg.data_file, text_column=cfg.text_column,
                          text_pair_column=cfg.text_pair_column, label_column=cfg.label_column)
     else:
         task = load_task(cfg.task, data_dir=cfg.data_dir)
@@ -499,7 +509,8 @@ def _train_tracked(cfg: RunConfig, tracker, resume: str | None, progress: bool) 
             "solved.num_virtual_tokens": l_m, "solved.rank": r, "trainable_params": model.trainable_parameter_count(),
             "head_params": model.head_parameter_count(), "backbone_params": bb.parameter_count(),
             "d_model": bb.d_model, "backbone_kind": bb.kind, "task_kind": task.kind,
-            "train_examples": len(train_set), "val_examples": len(val_set), "test_examples_used": len(test_set),
+            "verbalizers_used": ",".join(encoder.verbalizers), "train_examples": len(train_set),
+            "val_examples": len(val_set), "test_examples_used": len(test_set),
             "version.torch": torch.__version__, "version.transformers": _version("transformers"),
             "version.mlflow": _version("mlflow"), "git_commit": git_commit(), "device_resolved": str(device),
         })

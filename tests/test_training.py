@@ -96,14 +96,17 @@ def test_causal_encoding_puts_loss_on_the_verbalizer_only(tiny):
     assert (batch["attention_mask"][:, -1] == 1).all()  # left padding: every row ends with a real token
 
 
-def test_identical_verbalizer_first_tokens_are_refused(tiny):
+def test_verbalizers_sharing_a_first_token_fall_back_to_letters(tiny):
     import dataclasses
 
     from adept.tasks import load_task
 
     task = dataclasses.replace(load_task("rotten-tomatoes"), verbalizers=["positive", "positivezzq"])
-    with pytest.raises(ValueError, match="start with the same token"):
-        Encoder(task, tiny("tiny-llama").tokenizer, "causal", 48)
+    enc = Encoder(task, tiny("tiny-llama").tokenizer, "causal", 48)
+    assert enc.verbalizers == ["A", "B"] and len(set(enc.label_ids)) == 2
+    assert "options : a, b." in enc.tok.decode(enc.source(task.splits["train"][0]))  # the uncased tiny tokenizer
+    ids, labels = enc.train_item(task.splits["train"][0])
+    assert [t for t in labels if t != -100] == [enc.label_ids[task.splits["train"][0].label]]
 
 
 # ----- real runs ---------------------------------------------------------------------------------------
