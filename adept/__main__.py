@@ -91,11 +91,16 @@ def config_from_args(args) -> dict:
 
 
 def cmd_train(args) -> int:
+    from adept.tracking import RunKilled
     from adept.training import RunConfig, train
 
     cfg = RunConfig.from_dict(config_from_args(args))
     cfg.validate()
-    result = train(cfg, run_id=args.run_id, progress=not args.quiet)
+    try:
+        result = train(cfg, run_id=args.run_id, progress=not args.quiet)
+    except RunKilled:
+        print("stopped: checkpoint saved, run marked KILLED (resume with --resume-from RUN_ID)", file=sys.stderr)
+        return 143
     print(json.dumps({k: v for k, v in result.items()}, indent=2))
     return 0
 
@@ -132,14 +137,15 @@ def cmd_sweep(args) -> int:
             print(json.dumps(c))
         print(f"{len(configs)} runs (dry run, nothing queued)")
         return 0
-    ids = [launcher.enqueue(c) for c in configs]
+    ids = [launcher.enqueue(c, start_worker=False) for c in configs]
     print(f"queued {len(ids)} runs as sweep {configs[0]['sweep']}")
     concurrency = args.concurrency or spec.get("concurrency") or 1
     if args.detach:
         launcher.ensure_worker(concurrency)
         print("a background worker runs them; watch with `python -m adept runs` or the dashboard")
         return 0
-    launcher.worker_main(max_concurrent=concurrency)
+    if not launcher.worker_main(max_concurrent=concurrency):  # another worker holds the queue: wait for it
+        launcher.wait_for(ids)
     return cmd_runs(argparse.Namespace(experiment=None, sweep=configs[0]["sweep"], limit=len(ids)))
 
 

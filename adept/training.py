@@ -596,14 +596,12 @@ def _train_tracked(cfg: RunConfig, tracker, resume: str | None, progress: bool) 
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss.item():.4f}")
+            tracker.set_progress(step, cfg.max_steps)
             if step % cfg.eval_every == 0 or step == cfg.max_steps:
                 do_eval(step)
-                tracker.set_tags({"adept.progress": f"{step}/{cfg.max_steps}"})
                 if cfg.early_stopping_patience and state["bad_evals"] >= cfg.early_stopping_patience:
                     stopped_early = True
                     break
-            elif step % 10 == 0:
-                tracker.set_tags({"adept.progress": f"{step}/{cfg.max_steps}"})
     except tracking.RunKilled:
         save_checkpoint()
         raise
