@@ -211,11 +211,11 @@ def estimate_seconds(config: dict | RunConfig) -> float:
     seq = (length + min(cfg.max_length, 48)) / (100 + 40)
     step = info["sec_per_step_cpu"] * (cfg.batch_size / 8) * seq
     evals = cfg.max_steps // cfg.eval_every + 1
-    forward = step / 3 / 8  # an eval example costs about a third of a training example
+    forward = max(step / 3 / 8, 0.01)  # an eval example costs about a third of a training example
     eval_s = forward * (evals * cfg.eval_examples + (cfg.test_examples or 1300))
     if cfg.zero_shot and info.get("kind") != "encoder":
         eval_s += forward * (cfg.test_examples or 1300)
-    load = {"smollm2-135m": 8.0, "minilm-l6": 4.0}.get(cfg.backbone, 3.0)
+    load = 8.0 + {"smollm2-135m": 8.0, "minilm-l6": 4.0}.get(cfg.backbone, 1.0)  # process start + weights
     return cfg.max_steps * step + eval_s + load
 
 

@@ -1,0 +1,33 @@
+"""ADePT Lab dashboard: ``streamlit run app/main.py`` (``make run`` binds it to 127.0.0.1:8501).
+
+Four pages: Launch (queue runs), Runs (watch, stop, re-run), Compare (methods side by side), Offsets
+(what the trained offsets do). The app only reads MLflow and calls ``adept.launcher``; training runs in
+its own processes, so closing the browser or restarting the app never stops or loses a run.
+"""
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `streamlit run app/main.py` puts app/ on the path, not the repository
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from app import common  # noqa: E402
+
+st.set_page_config(layout="wide", page_title="ADePT Lab", page_icon=":material/tune:")
+
+PAGES = [
+    st.Page("pages/launch.py", title="Launch", icon=":material/rocket_launch:", default=True),
+    st.Page("pages/runs.py", title="Runs", icon=":material/list_alt:"),
+    st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
+    st.Page("pages/offsets.py", title="Offsets", icon=":material/scatter_plot:"),
+]
+
+page = st.navigation(PAGES)
+with st.sidebar:
+    st.markdown("### ADePT Lab")
+    st.caption("PT · DePT · ADePT prompt tuning at an equal parameter budget, tracked in MLflow.")
+common.sidebar()
+page.run()
