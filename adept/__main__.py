@@ -240,6 +240,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=60)
     p.set_defaults(func=cmd_demo)
 
+    from adept import analysis, bench
+
+    analysis.register_cli(sub)  # analyze RUN_ID, fold RUN_ID
+    bench.register_cli(sub)  # bench [--quick]
+
     args = parser.parse_args(argv)
     try:
         return args.func(args)
