@@ -167,6 +167,38 @@ def cmd_runs(args) -> int:
     return 0
 
 
+def summary_table(df, metric: str):
+    """Mean ± sample std of ``metric`` (and of step time) per (task, backbone, method) over finished runs."""
+    col, step = f"metrics.{metric}", "metrics.time/mean_step_s"
+    done = df[(df["status"] == "FINISHED") & df[col].notna()] if col in df else df.iloc[0:0]
+    rows = []
+    for (task, backbone, method), g in done.groupby(["task", "backbone", "method"], sort=True):
+        std = g[col].std() if len(g) > 1 else float("nan")
+        zs = g["metrics.zero_shot/accuracy"] if "metrics.zero_shot/accuracy" in g else None
+        rows.append({"task": task, "backbone": backbone, "method": method, "runs": len(g),
+                     metric: f"{g[col].mean():.1f} ± {std:.1f}" if len(g) > 1 else f"{g[col].mean():.1f}",
+                     "zero-shot": f"{zs.mean():.1f}" if zs is not None and zs.notna().any() else "—",
+                     "s/step": f"{g[step].mean():.2f}" if step in g else "—",
+                     "trainable": g["params.trainable_params"].iloc[0] if "params.trainable_params" in g else "—"})
+    return rows
+
+
+def cmd_report(args) -> int:
+    """Markdown table of test metrics by task x method (mean ± std over seeds) for one experiment."""
+    from adept import tracking
+
+    rows = summary_table(tracking.runs_dataframe(args.experiment), args.metric)
+    if not rows:
+        print(f"no finished runs with {args.metric} in experiment {args.experiment!r}")
+        return 1
+    keys = list(rows[0])
+    print("| " + " | ".join(keys) + " |")
+    print("|" + "---|" * len(keys))
+    for r in rows:
+        print("| " + " | ".join(str(r[k]) for k in keys) + " |")
+    return 0
+
+
 def cmd_worker(args) -> int:
     from adept import launcher
 
@@ -229,6 +261,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sweep")
     p.add_argument("--limit", type=int, default=50)
     p.set_defaults(func=cmd_runs)
+
+    p = sub.add_parser("report", help="markdown table: test metric by task x method, mean ± std over seeds")
+    p.add_argument("--experiment", required=True)
+    p.add_argument("--metric", default="test/accuracy")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("worker", help="run queued runs (started by the launcher)")
     p.add_argument("--max-concurrent", type=int, default=int(os.environ.get("ADEPT_MAX_CONCURRENT", "1")))

@@ -188,3 +188,16 @@ def test_sigterm_saves_checkpoint_ends_killed_and_resumes(store):
     assert out["run_id"] == run_id and out["steps"] == step + 3
     assert [s for s, _ in history(run_id, "train/loss")][-3:] == [step + 1, step + 2, step + 3]
     assert tracking.get_client().get_run(run_id).info.status == "FINISHED"
+
+
+def test_report_aggregates_mean_and_std_over_seeds(store):
+    from adept.__main__ import summary_table
+
+    for seed in (0, 1):
+        train({**TINY, "method": "pt", "max_steps": 2, "eval_every": 2, "seed": seed, "zero_shot": False},
+              progress=False)
+    df = tracking.runs_dataframe("test")
+    rows = summary_table(df, "test/accuracy")
+    accs = df["metrics.test/accuracy"]
+    assert len(rows) == 1 and rows[0]["runs"] == 2
+    assert rows[0]["test/accuracy"] == f"{accs.mean():.1f} ± {accs.std():.1f}"
