@@ -128,7 +128,29 @@ def get_client(uri: str | None = None):
     db = _sqlite_path(uri)
     if db is not None:
         db.parent.mkdir(parents=True, exist_ok=True)
+        _create_schema_once(uri, db)
     return MlflowClient(tracking_uri=uri)
+
+
+_SCHEMA_READY: set[str] = set()
+
+
+def _create_schema_once(uri: str, db: Path) -> None:
+    """Create a new sqlite store's tables under a file lock. Two processes opening a fresh store at once
+    (the app polling while a run starts) otherwise race in MLflow's migrations ("duplicate column")."""
+    if uri in _SCHEMA_READY:
+        return
+    import fcntl
+
+    from mlflow import MlflowClient
+
+    with open(db.parent / (db.name + ".init-lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            MlflowClient(tracking_uri=uri).search_experiments(max_results=1)  # runs the migrations
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    _SCHEMA_READY.add(uri)
 
 
 def _safe_dirname(name: str) -> str:
