@@ -193,9 +193,9 @@ PRESETS: dict[str, dict] = {
     },
 }
 PRESET_NOTES = {
-    "quick": "MiniLM-L6 encoder + head, 150 steps: about 1-2 minutes per run on 2 CPU cores.",
+    "quick": "MiniLM-L6 encoder + head, 150 steps: about 2-4 minutes per run on 2 idle CPU cores.",
     "faithful": "SmolLM2-135M, the paper's recipe scaled down (l=100 budget, l=60 for DePT/ADePT, "
-                "lr 3e-1 / 1e-4, 300 steps): about 15-20 minutes per run on 2 CPU cores.",
+                "lr 3e-1 / 1e-4, 300 steps): about 20-30 minutes per run on 2 idle CPU cores.",
 }
 
 
