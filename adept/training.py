@@ -526,106 +526,111 @@ def _train_tracked(cfg: RunConfig, tracker, resume: str | None, progress: bool) 
     primary = task.metric_names[0]
     state = {"step": 0, "best": -math.inf, "best_step": 0, "bad_evals": 0, "train_seconds": 0.0}
     workdir = Path(tempfile.mkdtemp(prefix=f"adept-{tracker.run_id[:8]}-"))
-    best_dir, ckpt_dir = workdir / "best", workdir / "checkpoint"
-
-    if resume:
-        state.update(_load_checkpoint(tracker.run_id, model, optimizer, scheduler, best_dir))
-    elif cfg.zero_shot:
-        zs = zero_shot_metrics(bb, task, encoder, test_set, cfg.eval_batch_size, device)
-        if zs:
-            tracker.log_metrics({f"zero_shot/{k}": v for k, v in zs.items()}, step=0)
-
-    def do_eval(step: int) -> bool:
-        metrics = evaluate(model, encoder, val_set, cfg.eval_batch_size)
-        tracker.log_metrics({f"val/{k}": v for k, v in metrics.items()}, step=step)
-        value = metrics[primary]
-        improved = value > state["best"]
-        if improved:
-            state.update(best=value, best_step=step, bad_evals=0)
-            model.save(best_dir)
-        else:
-            state["bad_evals"] += 1
-        tracker.flush()
-        return improved
-
-    def save_checkpoint() -> None:
-        model.save(ckpt_dir)
-        torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
-                   ckpt_dir / "optimizer.pt")
-        (ckpt_dir / "state.json").write_text(json.dumps(state))
-        tracker.log_artifacts(str(ckpt_dir), "checkpoint")
-        if best_dir.exists():
-            tracker.log_artifacts(str(best_dir), "adapter")
-
-    if state["step"] == 0:
-        do_eval(0)
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=cfg.max_steps, initial=state["step"], desc=cfg.display_name(), file=sys.stderr)
-    batches = _batches(len(train_set), cfg.batch_size, cfg.seed, state["step"])
-    trainable = [p for g in param_groups for p in g["params"]]
-    stopped_early = False
     try:
-        while state["step"] < cfg.max_steps:
-            model.train()
-            t0 = time.perf_counter()
-            b = encoder.collate([train_set[i] for i in next(batches)], model.padding_side)
-            b = {k: v.to(device) for k, v in b.items()}
-            loss = model.loss(b["input_ids"], b["attention_mask"], b["labels"])
-            if not torch.isfinite(loss):
-                raise FloatingPointError(
-                    f"Training loss became {loss.item()} at step {state['step'] + 1}: lower the learning rates "
-                    f"(lr_prompt={cfg.lr_prompt}, lr_offsets={cfg.lr_offsets}).")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip:
-                torch.nn.utils.clip_grad_norm_(trainable, cfg.grad_clip)
-            optimizer.step()
-            scheduler.step()
-            state["step"] += 1
-            dt = time.perf_counter() - t0
-            state["train_seconds"] += dt
-            step = state["step"]
-            tokens = int(b["attention_mask"].sum()) + model.num_virtual_tokens * b["input_ids"].shape[0]
-            metrics = {"train/loss": loss.item(), "time/step_s": dt, "time/tokens_per_s": tokens / dt}
-            for g in optimizer.param_groups:
-                metrics[f"lr/{g['name']}"] = g["lr"]
-            tracker.log_metrics(metrics, step=step)
+        best_dir, ckpt_dir = workdir / "best", workdir / "checkpoint"
+
+        if resume:
+            state.update(_load_checkpoint(tracker.run_id, model, optimizer, scheduler, best_dir))
+        elif cfg.zero_shot:
+            zs = zero_shot_metrics(bb, task, encoder, test_set, cfg.eval_batch_size, device)
+            if zs:
+                tracker.log_metrics({f"zero_shot/{k}": v for k, v in zs.items()}, step=0)
+
+        def save_checkpoint() -> None:
+            model.save(ckpt_dir)
+            torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
+                       ckpt_dir / "optimizer.pt")
+            (ckpt_dir / "state.json").write_text(json.dumps(state))
+            tracker.log_artifacts(str(ckpt_dir), "checkpoint")
+            if best_dir.exists():
+                tracker.log_artifacts(str(best_dir), "adapter")
+
+        def do_eval(step: int) -> bool:
+            metrics = evaluate(model, encoder, val_set, cfg.eval_batch_size)
+            tracker.log_metrics({f"val/{k}": v for k, v in metrics.items()}, step=step)
+            value = metrics[primary]
+            improved = value > state["best"]
+            if improved:
+                state.update(best=value, best_step=step, bad_evals=0)
+                model.save(best_dir)
+            else:
+                state["bad_evals"] += 1
+            # Checkpoint at every eval, so a process killed without warning (OOM, reboot) can be resumed.
+            save_checkpoint()
+            tracker.flush()
+            return improved
+
+        if state["step"] == 0:
+            do_eval(0)
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=cfg.max_steps, initial=state["step"], desc=cfg.display_name(), file=sys.stderr)
+        batches = _batches(len(train_set), cfg.batch_size, cfg.seed, state["step"])
+        trainable = [p for g in param_groups for p in g["params"]]
+        stopped_early = False
+        try:
+            while state["step"] < cfg.max_steps:
+                model.train()
+                t0 = time.perf_counter()
+                b = encoder.collate([train_set[i] for i in next(batches)], model.padding_side)
+                b = {k: v.to(device) for k, v in b.items()}
+                loss = model.loss(b["input_ids"], b["attention_mask"], b["labels"])
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(
+                        f"Training loss became {loss.item()} at step {state['step'] + 1}: lower the learning rates "
+                        f"(lr_prompt={cfg.lr_prompt}, lr_offsets={cfg.lr_offsets}).")
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if cfg.grad_clip:
+                    torch.nn.utils.clip_grad_norm_(trainable, cfg.grad_clip)
+                optimizer.step()
+                scheduler.step()
+                state["step"] += 1
+                dt = time.perf_counter() - t0
+                state["train_seconds"] += dt
+                step = state["step"]
+                tokens = int(b["attention_mask"].sum()) + model.num_virtual_tokens * b["input_ids"].shape[0]
+                metrics = {"train/loss": loss.item(), "time/step_s": dt, "time/tokens_per_s": tokens / dt}
+                for g in optimizer.param_groups:
+                    metrics[f"lr/{g['name']}"] = g["lr"]
+                tracker.log_metrics(metrics, step=step)
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{loss.item():.4f}")
+                tracker.set_progress(step, cfg.max_steps)
+                if step % cfg.eval_every == 0 or step == cfg.max_steps:
+                    do_eval(step)
+                    if cfg.early_stopping_patience and state["bad_evals"] >= cfg.early_stopping_patience:
+                        stopped_early = True
+                        break
+        except tracking.RunKilled:
+            save_checkpoint()
+            raise
+        finally:
             if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss.item():.4f}")
-            tracker.set_progress(step, cfg.max_steps)
-            if step % cfg.eval_every == 0 or step == cfg.max_steps:
-                do_eval(step)
-                if cfg.early_stopping_patience and state["bad_evals"] >= cfg.early_stopping_patience:
-                    stopped_early = True
-                    break
-    except tracking.RunKilled:
-        save_checkpoint()
-        raise
+                bar.close()
+
+        # Test the best adapter, not the last one.
+        from adept.methods import load_adapter
+
+        best = load_adapter(best_dir, bb).to(device)
+        test = evaluate(best, encoder, test_set, cfg.eval_batch_size)
+        tracker.log_metrics({f"test/{k}": v for k, v in test.items()}, step=state["step"])
+        tracker.log_json(_offsets_summary(best, encoder, task.splits["validation"]), "offsets_summary.json")
+        total = time.time() - t_start
+        tracker.log_metrics({"best/step": state["best_step"], f"best/val_{primary}": state["best"],
+                             "time/total_s": total, "time/train_s": state["train_seconds"],
+                             "time/mean_step_s": state["train_seconds"] / max(1, state["step"])}, step=state["step"])
+        tracker.set_tags({"adept.progress": f"{state['step']}/{cfg.max_steps}",
+                          "adept.stopped_early": str(stopped_early).lower()})
+        tracker.log_artifacts(str(best_dir), "adapter")
+        return {"run_id": tracker.run_id, "status": "FINISHED", "test": test, "best_step": state["best_step"],
+                "best_val": state["best"], "steps": state["step"], "total_s": total,
+                "mean_step_s": state["train_seconds"] / max(1, state["step"])}
     finally:
-        if bar is not None:
-            bar.close()
-
-    # Test the best adapter, not the last one.
-    from adept.methods import load_adapter
-
-    best = load_adapter(best_dir, bb).to(device)
-    test = evaluate(best, encoder, test_set, cfg.eval_batch_size)
-    tracker.log_metrics({f"test/{k}": v for k, v in test.items()}, step=state["step"])
-    tracker.log_json(_offsets_summary(best, encoder, task.splits["validation"]), "offsets_summary.json")
-    total = time.time() - t_start
-    tracker.log_metrics({"best/step": state["best_step"], f"best/val_{primary}": state["best"],
-                         "time/total_s": total, "time/train_s": state["train_seconds"],
-                         "time/mean_step_s": state["train_seconds"] / max(1, state["step"])}, step=state["step"])
-    tracker.set_tags({"adept.progress": f"{state['step']}/{cfg.max_steps}",
-                      "adept.stopped_early": str(stopped_early).lower()})
-    tracker.log_artifacts(str(best_dir), "adapter")
-    return {"run_id": tracker.run_id, "status": "FINISHED", "test": test, "best_step": state["best_step"],
-            "best_val": state["best"], "steps": state["step"], "total_s": total,
-            "mean_step_s": state["train_seconds"] / max(1, state["step"])}
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _load_checkpoint(run_id: str, model, optimizer, scheduler, best_dir: Path) -> dict:

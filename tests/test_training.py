@@ -201,3 +201,38 @@ def test_report_aggregates_mean_and_std_over_seeds(store):
     accs = df["metrics.test/accuracy"]
     assert len(rows) == 1 and rows[0]["runs"] == 2
     assert rows[0]["test/accuracy"] == f"{accs.mean():.1f} ± {accs.std():.1f}"
+
+
+def test_hard_kill_resumes_from_last_eval_checkpoint_and_leaves_no_temp_files(store, monkeypatch):
+    import tempfile
+
+    from adept import launcher
+
+    cfg = {**TINY, "method": "dept", "max_steps": 4000, "eval_every": 2, "eval_examples": 4, "zero_shot": False}
+    path = store / "cfg.json"
+    path.write_text(json.dumps(cfg))
+    tmp = store / "tmp"
+    tmp.mkdir()
+    env = {**os.environ, "ADEPT_THREADS": "1", "TMPDIR": str(tmp)}
+    proc = subprocess.Popen([sys.executable, "-m", "adept", "train", "--config", str(path), "--quiet"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    run_id, deadline = None, time.time() + 120
+    while time.time() < deadline and not run_id:
+        df = tracking.runs_dataframe("test")
+        if not df.empty and [s for s, _ in history(df.iloc[0]["run_id"], "val/accuracy")][-1:] >= [4]:
+            run_id = df.iloc[0]["run_id"]
+        time.sleep(0.3)
+    assert run_id, "the run never reached its second eval"
+    proc.kill()  # no warning, no handler: as in an OOM kill or a reboot
+    proc.wait(timeout=30)
+    assert launcher.reconcile() == [run_id]
+    assert tracking.get_client().get_run(run_id).info.status == "FAILED"
+    step = json.loads((Path(tracking.download_artifacts(run_id, "checkpoint")) / "state.json").read_text())["step"]
+    assert step >= 4 and step % 2 == 0
+
+    killed_scratch = sorted(tmp.iterdir())  # nothing could remove the killed process's scratch dir
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    out = train({**cfg, "max_steps": step + 2, "resume_from": run_id}, progress=False)
+    assert out["status"] == "FINISHED" and out["steps"] == step + 2
+    assert "test/accuracy" in tracking.get_client().get_run(run_id).data.metrics
+    assert sorted(tmp.iterdir()) == killed_scratch  # a finished run removes its own
