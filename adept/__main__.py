@@ -167,19 +167,30 @@ def cmd_runs(args) -> int:
     return 0
 
 
-def summary_table(df, metric: str):
-    """Mean ± sample std of ``metric`` (and of step time) per (task, backbone, method) over finished runs."""
+def summary_table(df, metric: str, by: tuple[str, ...] = ()):
+    """Mean ± sample std of ``metric`` (and of step time) per (task, backbone, method, *by) over finished runs.
+
+    ``by`` names extra RunConfig params to split on (an ablation's variable, e.g. ``num_virtual_tokens``)."""
+    import pandas as pd
+
     col, step = f"metrics.{metric}", "metrics.time/mean_step_s"
     done = df[(df["status"] == "FINISHED") & df[col].notna()] if col in df else df.iloc[0:0]
+    missing = [b for b in by if f"params.{b}" not in df]
+    if missing:
+        raise ValueError(f"No run in this experiment has param(s) {', '.join(missing)}: use RunConfig field names.")
+    keys = ["task", "backbone", "method", *(f"params.{b}" for b in by)]
     rows = []
-    for (task, backbone, method), g in done.groupby(["task", "backbone", "method"], sort=True):
+    for values, g in done.fillna({k: "—" for k in keys[3:]}).groupby(keys, sort=True):
         std = g[col].std() if len(g) > 1 else float("nan")
         zs = g["metrics.zero_shot/accuracy"] if "metrics.zero_shot/accuracy" in g else None
-        rows.append({"task": task, "backbone": backbone, "method": method, "runs": len(g),
-                     metric: f"{g[col].mean():.1f} ± {std:.1f}" if len(g) > 1 else f"{g[col].mean():.1f}",
-                     "zero-shot": f"{zs.mean():.1f}" if zs is not None and zs.notna().any() else "—",
-                     "s/step": f"{g[step].mean():.2f}" if step in g else "—",
-                     "trainable": g["params.trainable_params"].iloc[0] if "params.trainable_params" in g else "—"})
+        row = dict(zip(["task", "backbone", "method", *by], values))
+        solved = [g.get(f"params.solved.{k}", pd.Series(["?"])).iloc[0] for k in ("num_virtual_tokens", "rank")]
+        row.update({"l / r": " / ".join(map(str, solved)), "runs": len(g),
+                    metric: f"{g[col].mean():.1f} ± {std:.1f}" if len(g) > 1 else f"{g[col].mean():.1f}",
+                    "zero-shot": f"{zs.mean():.1f}" if zs is not None and zs.notna().any() else "—",
+                    "s/step": f"{g[step].mean():.2f}" if step in g else "—",
+                    "trainable": g["params.trainable_params"].iloc[0] if "params.trainable_params" in g else "—"})
+        rows.append(row)
     return rows
 
 
@@ -187,7 +198,7 @@ def cmd_report(args) -> int:
     """Markdown table of test metrics by task x method (mean ± std over seeds) for one experiment."""
     from adept import tracking
 
-    rows = summary_table(tracking.runs_dataframe(args.experiment), args.metric)
+    rows = summary_table(tracking.runs_dataframe(args.experiment), args.metric, tuple(args.by))
     if not rows:
         print(f"no finished runs with {args.metric} in experiment {args.experiment!r}")
         return 1
@@ -265,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("report", help="markdown table: test metric by task x method, mean ± std over seeds")
     p.add_argument("--experiment", required=True)
     p.add_argument("--metric", default="test/accuracy")
+    p.add_argument("--by", nargs="*", default=[], metavar="PARAM",
+                   help="RunConfig fields to split rows on as well (an ablation's variable), e.g. num_virtual_tokens")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("worker", help="run queued runs (started by the launcher)")

@@ -201,6 +201,11 @@ def test_report_aggregates_mean_and_std_over_seeds(store):
     accs = df["metrics.test/accuracy"]
     assert len(rows) == 1 and rows[0]["runs"] == 2
     assert rows[0]["test/accuracy"] == f"{accs.mean():.1f} ± {accs.std():.1f}"
+    assert rows[0]["l / r"] == "100 / 0"
+    by_seed = summary_table(df, "test/accuracy", ("seed",))
+    assert [(r["seed"], r["runs"]) for r in by_seed] == [("0", 1), ("1", 1)]
+    with pytest.raises(ValueError, match="no_such_field"):
+        summary_table(df, "test/accuracy", ("no_such_field",))
 
 
 def test_hard_kill_resumes_from_last_eval_checkpoint_and_leaves_no_temp_files(store, monkeypatch):
