@@ -525,6 +525,26 @@ def ensure_worker(max_concurrent: int | None = None, *, tracking_uri: str | None
     return proc.pid
 
 
+def analysis_log_path(run_id: str, tracking_uri: str | None = None) -> Path:
+    """The log of run ``run_id``'s background analysis (:func:`start_analysis`): ``<home>/logs/analyze-<id>.log``."""
+    return logs_dir(tracking_uri) / f"analyze-{run_id}.log"
+
+
+def start_analysis(run_id: str, tracking_uri: str | None = None) -> Path:
+    """Start ``python -m adept analyze RUN_ID`` detached (own session, like a run) on the same store; output to
+    :func:`analysis_log_path`, which is returned. The results land in the run's ``analysis/`` artifacts
+    (``adept.analysis.load_analysis``); the caller never waits for it."""
+    uri = _uri(tracking_uri)
+    log = analysis_log_path(run_id, uri)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "adept", "analyze", run_id], cwd=str(tracking.REPO_ROOT),
+                                env=_child_env(uri), stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    _reap_in_background(proc)
+    return log
+
+
 def _set_tags(client, run_id: str, tags: dict[str, str]) -> None:
     from mlflow.entities import RunTag
 

@@ -545,6 +545,90 @@ def test_offsets_task_example_button_fills_the_text(store):
     assert not errors(at)
 
 
+SMALL_ANALYSIS = {"stats_examples": 16, "pilot_examples": 8, "attention_tokens": 12, "latency_examples": 2,
+                  "latency_repeats": 1}
+
+
+@pytest.fixture(scope="module")
+def analysed(store):
+    """A DePT and an ADePT run analysed in-process with small sizes (what `python -m adept analyze` stores)."""
+    from adept import analysis
+
+    return {m: analysis.analyze_run(_best_run(m), sizes=SMALL_ANALYSIS) for m in ("dept", "adept")}
+
+
+def test_offsets_paper_analyses_are_charts(store, analysed):
+    dept, adept = analysed["dept"], analysed["adept"]
+    dept_id, adept_id = dept["meta"]["run_id"], adept["meta"]["run_id"]
+    at = app("offsets")
+    at.multiselect(key="offsets.runs").set_value([adept_id, dept_id]).run()
+    assert not at.exception and not errors(at)
+    assert not [b for b in at.button if b.label == "Analyse in the background"]  # both are analysed
+    assert any(h.value == "Paper analyses" for h in at.subheader)
+
+    titles = [(f["layout"].get("title") or {}).get("text") or "" for f in figures(at)]
+    pilot = figure(at, next(t for t in titles if t.startswith("Pilot: tokens prepended")))
+    means = {t["legendgroup"]: t["y"] for t in pilot["data"] if t["mode"] == "lines"}
+    metric = adept["pilot"]["metric"]
+    assert means["adept"] == pytest.approx(adept["pilot"]["results"]["right"][metric])  # one analysed run each
+    assert means["dept"] == pytest.approx(dept["pilot"]["results"]["right"][metric])
+    assert sorted({x for t in pilot["data"] for x in t["x"]}) == list(adept["pilot"]["ks"])
+
+    hist = figure(at, "Offset size relative to the token embedding")["data"]
+    assert [t["type"] for t in hist] == ["bar", "bar"]
+    assert sum(hist[0]["customdata"]) == dept["offset_stats"]["num_tokens"]
+    prof = figure(at, "Offset norm by position, over the input lengths")["data"]
+    assert prof[0]["type"] == "bar" and prof[0]["yaxis"] == "y2"
+    assert prof[0]["y"] == dept["offset_stats"]["input_lengths"]["counts"]
+    assert prof[1]["y"] == pytest.approx(dept["offset_stats"]["position_profile"]["offset_norm"])
+
+    att = figure(at, next(t for t in titles if t.startswith("Layer-1 attention")))
+    n = len(adept["attention"]["tokens"])
+    assert 0 < n <= SMALL_ANALYSIS["attention_tokens"]
+    assert len(att["data"]) == 3 and all(len(h["z"]) == n and len(h["z"][0]) == n for h in att["data"])
+    assert f"{adept['attention']['relative_change']:.3g}" in att["layout"]["title"]["text"]
+
+    lat = [f for t, f in zip(titles, figures(at)) if t.startswith("measured with")]
+    assert len(lat) == 2 and list(lat[0]["data"][0]["x"])[:3] == ["PT", "DePT<br>(this run)", "ADePT"]
+    assert lat[0]["data"][0]["y"][1] == pytest.approx(dept["latency"]["models"]["dept"]["median_ms"])
+    top = table_with(at, "‖Δ‖/‖e‖")
+    assert top["‖Δ‖"].tolist() == [r["offset_norm"] for r in adept["offset_stats"]["top_tokens"]["seen"]["largest"]]
+    captions = " ".join(c.value for c in at.caption)
+    assert "DePT's score may drop as k grows" in captions and "Grey bars" in captions
+
+
+def test_offsets_unanalysed_run_offers_the_command_and_a_background_analysis(store, analysed, monkeypatch):
+    from adept import analysis, launcher
+
+    df = runs_df()
+    pt_id = df[(df["method"] == "pt") & (df["status"] == "FINISHED")]["run_id"].iloc[0]
+    assert analysis.load_analysis(pt_id) is None
+    at = app("offsets")
+    at.multiselect(key="offsets.runs").set_value([pt_id]).run()
+    assert not at.exception and not errors(at)
+    assert f"python -m adept analyze {pt_id}" in [c.value for c in at.code]
+    started = []
+
+    def fake_start(run_id, tracking_uri=None):  # the real one is tested in test_launcher.py
+        started.append(run_id)
+        log = launcher.analysis_log_path(run_id, tracking_uri)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text("[analyze] offset_stats: 0.1 s\n")
+        return log
+
+    monkeypatch.setattr(launcher, "start_analysis", fake_start)
+    log = launcher.analysis_log_path(pt_id)
+    try:
+        at.button(key=f"offsets.analyze.{pt_id}").click().run()
+        assert started == [pt_id] and not at.exception
+        assert any(i.value == f"analysing… (log: {log})" for i in at.info)
+        assert not [b for b in at.button if b.label == "Analyse in the background"]
+        # The analysed runs of the same backbone and task still give the pooled pilot chart.
+        assert any((f["layout"].get("title") or {}).get("text", "").startswith("Pilot") for f in figures(at))
+    finally:
+        log.unlink(missing_ok=True)
+
+
 # ------------------------------------------------------------------------------------------------------
 # An empty store and a broken one: messages, never tracebacks
 

@@ -167,3 +167,142 @@ def test_projection_scatter_colours_top_tokens_and_greys_the_rest():
     assert fig.layout.xaxis.title.text == "PC 1 (60 % of variance)"
     with pytest.raises(ValueError, match="one entry per point"):
         charts.projection_scatter([0], [0, 1], ["a"])
+
+
+# ---------------------------------------------------------------------------------------- stored analyses
+
+
+def _pilot(method: str, values: list[float], left: list[float] | None = None) -> dict:
+    results = {"right": {"accuracy": values, "f1": [0.0] * len(values)}}
+    if left is not None:
+        results["left"] = {"accuracy": left, "f1": [0.0] * len(left)}
+    return {"method": method, "metric": "accuracy", "ks": [0, 1, 2], "results": results, "num_examples": 8}
+
+
+def test_pilot_frame_long_format_per_run_side_and_k():
+    df = charts.pilot_frame(
+        {"r1": _pilot("dept", [80.0, 70.0, 60.0], left=[1.0, 2.0, 3.0]), "r2": _pilot("adept", [80.0, 80.0, 81.0])},
+        labels={"r1": "dept-s0"},
+    )
+    assert list(df.columns) == charts.PILOT_COLUMNS and len(df) == 9
+    left = df[(df["run_id"] == "r1") & (df["padding_side"] == "left")]
+    assert left["k"].tolist() == [0, 1, 2] and left["value"].tolist() == [1.0, 2.0, 3.0]
+    assert set(df[df["run_id"] == "r1"]["label"]) == {"dept-s0"} and set(df[df["run_id"] == "r2"]["label"]) == {"r2"}
+
+
+def test_pilot_by_k_mean_line_std_band_and_runs_as_markers():
+    df = charts.pilot_frame(
+        {
+            "d0": _pilot("dept", [80.0, 70.0, 60.0], left=[0.0, 0.0, 0.0]),
+            "d1": _pilot("dept", [82.0, 74.0, 66.0], left=[0.0, 0.0, 0.0]),
+            "a0": _pilot("adept", [81.0, 81.0, 81.0]),
+        }
+    )
+    fig = charts.pilot_by_k(df, metric="test accuracy", padding_side="right")
+    band, dept_mean, dept_runs, adept_mean, adept_runs = fig.data  # ADePT (1 run) has no band
+    assert band.fill == "toself" and band.showlegend is False
+    assert list(band.x) == [0, 1, 2, 2, 1, 0]
+    s = [math.sqrt(2), math.sqrt(8), math.sqrt(18)]  # sample std of (80, 82), (70, 74), (60, 66)
+    assert list(band.y) == pytest.approx([81 + s[0], 72 + s[1], 63 + s[2], 63 - s[2], 72 - s[1], 81 - s[0]])
+    assert list(dept_mean.y) == pytest.approx([81.0, 72.0, 63.0]) and dept_mean.mode == "lines"
+    assert dept_mean.line.color == charts.METHOD_COLORS["dept"] and "2 runs" in dept_mean.name
+    assert dept_runs.mode == "markers" and sorted(dept_runs.y) == [60.0, 66.0, 70.0, 74.0, 80.0, 82.0]
+    assert list(adept_mean.y) == [81.0, 81.0, 81.0] and len(adept_runs.y) == 3
+    assert fig.layout.yaxis.title.text == "test accuracy"
+    # The other padding side: only DePT stored it.
+    left = charts.pilot_by_k(df, padding_side="left")
+    assert {t.legendgroup for t in left.data} == {"dept"}
+    assert len(charts.pilot_by_k(df, padding_side="nowhere").data) == 0  # explained empty figure
+
+
+def test_relative_norm_histograms_overlay_one_bar_trace_per_run_as_shares():
+    fig = charts.relative_norm_histograms(
+        {
+            "dept-s0": {"edges": [0.0, 0.5, 1.0], "counts": [3, 1]},
+            "adept-s0": {"edges": [0.0, 1.0, 2.0, 3.0], "counts": [1, 1, 2]},
+        },
+        methods={"dept-s0": "dept", "adept-s0": "adept"},
+    )
+    assert [t.type for t in fig.data] == ["bar", "bar"] and fig.layout.barmode == "overlay"
+    assert list(fig.data[0].x) == [0.25, 0.75] and list(fig.data[0].width) == [0.5, 0.5]
+    assert list(fig.data[0].y) == [75.0, 25.0] and list(fig.data[1].y) == [25.0, 25.0, 50.0]
+    assert fig.data[1].marker.color == charts.METHOD_COLORS["adept"]
+    assert len(charts.relative_norm_histograms({}).data) == 0
+
+
+def test_offset_profile_lines_over_input_lengths_on_secondary_axis():
+    fig = charts.offset_profile_with_lengths(
+        {"dept-s0": ([0, 1, 2, 3], [0.5, 0.4, 0.0, 0.0]), "adept-s0": ([0, 1, 2, 3], [0.2, 0.3, None, None])},
+        {"lengths": [1, 2], "counts": [5, 7]},
+        methods={"dept-s0": "dept", "adept-s0": "adept"},
+    )
+    bars, dept, adept = fig.data
+    assert bars.type == "bar" and list(bars.x) == [1, 2] and list(bars.y) == [5, 7]
+    assert bars.yaxis == "y2" and fig.layout.yaxis2.overlaying == "y"  # the lengths use the secondary axis
+    assert dept.yaxis == "y" and list(dept.y) == [0.5, 0.4, 0.0, 0.0]
+    assert list(adept.y) == [0.2, 0.3, None, None] and adept.line.color == charts.METHOD_COLORS["adept"]
+    no_lengths = charts.offset_profile_with_lengths({"x": ([0], [1.0])}, None)
+    assert [t.type for t in no_lengths.data] == ["scatter"]
+
+
+def test_attention_heatmaps_side_by_side_with_token_labels_and_change_in_title():
+    tokens = ["a", "b", "a"]
+    frozen = [[1 / 3] * 3 for _ in range(3)]
+    run = [[0.25, 0.125, 0.125], [0.05, 0.4, 0.05], [0.0, 0.0, 0.5]]  # half of each row went to the prompt
+    fig = charts.attention_heatmaps(
+        tokens, {"frozen": frozen, "adept-s0": run}, changes={"adept-s0": 0.123}, prompt_share={"adept-s0": 0.5}
+    )
+    assert [t.type for t in fig.data] == ["heatmap", "heatmap"]
+    assert [len(t.z) for t in fig.data] == [3, 3] and all(len(r) == 3 for t in fig.data for r in t.z)
+    assert fig.data[1].xaxis == "x2" and fig.data[1].yaxis == "y2"  # side by side
+    # Rows renormalised over the input tokens: the prompt's share is taken out.
+    assert [list(r) for r in fig.data[1].z] == [[0.5, 0.25, 0.25], [0.1, 0.8, 0.1], [0.0, 0.0, 1.0]]
+    assert fig.data[0].zmax == fig.data[1].zmax == 1.0 and fig.data[0].zmin == 0.0  # one colour scale
+    assert list(fig.layout.xaxis.ticktext) == tokens and list(fig.layout.yaxis2.ticktext) == tokens
+    assert fig.layout.yaxis.autorange == "reversed"  # first token on top
+    assert "relative change vs frozen: adept-s0 0.123" in fig.layout.title.text
+    assert "relative change 0.123, 50 % to the prompt" in fig.layout.annotations[1].text
+    raw = charts.attention_heatmaps(tokens, {"frozen": frozen, "run": run}, renormalize=False)
+    assert list(raw.data[1].z[0]) == [0.25, 0.125, 0.125]
+    grid = charts.attention_heatmaps(tokens, {k: frozen for k in "pqr"})
+    assert grid.data[2].xaxis == "x3" and grid.layout.height > fig.layout.height  # 2 per row: a second row
+    with pytest.raises(ValueError, match="3 x 3"):
+        charts.attention_heatmaps(tokens, {"frozen": [[1.0]]})
+
+
+def test_latency_bars_medians_in_variant_order_with_rounds_as_points():
+    lat = {
+        "num_examples": 4,
+        "repeats": 2,
+        "threads": 1,
+        "models": {
+            "adept_folded": {"median_ms": 1.0, "rounds_ms": [1.0, 1.2]},
+            "pt": {"median_ms": 2.0, "rounds_ms": [2.0, 2.5]},
+            "dept": {"median_ms": 1.5, "rounds_ms": [1.4, 1.6]},
+            "adept": {"median_ms": 1.6, "rounds_ms": [1.5, 1.7]},
+        },
+        "variants": {"adept": {"from_run": True}},
+    }
+    bars, rounds = charts.latency_bars(lat).data
+    assert list(bars.x) == ["PT", "DePT", "ADePT<br>(this run)", "ADePT<br>folded"]
+    assert list(bars.y) == [2.0, 1.5, 1.6, 1.0]
+    assert list(bars.marker.color) == [charts.METHOD_COLORS[m] for m in ("pt", "dept", "adept", "adept")]
+    assert rounds.mode == "markers" and len(rounds.y) == 8 and list(rounds.x).count("ADePT<br>folded") == 2
+    assert len(charts.latency_bars({}).data) == 0
+
+
+def test_top_tokens_frame_largest_and_smallest():
+    top = {
+        "seen": {
+            "largest": [{"id": 5, "token": "film", "offset_norm": 2.0, "relative": 0.5, "count": 3}],
+            "smallest": [{"id": 6, "token": " ,", "offset_norm": 0.1, "relative": 0.01, "count": 9}],
+        },
+        "vocabulary": {"largest": [{"id": 7, "token": "x", "offset_norm": 3.0, "relative": 0.9}], "smallest": []},
+    }
+    big = charts.top_tokens_frame(top, "largest")
+    assert list(big.columns) == ["token", "‖Δ‖", "‖Δ‖/‖e‖", "count"]
+    assert big.iloc[0].tolist() == ["'film'", 2.0, 0.5, 3]
+    assert charts.top_tokens_frame(top, "smallest")["token"].tolist() == ["' ,'"]  # repr shows the space
+    vocab = charts.top_tokens_frame(top, "largest", "vocabulary")
+    assert list(vocab.columns) == ["token", "‖Δ‖", "‖Δ‖/‖e‖"] and vocab["‖Δ‖"].tolist() == [3.0]
+    assert charts.top_tokens_frame(None).empty

@@ -343,3 +343,26 @@ def test_sigterm_before_handler_counts_as_stop(store):
     run = _run(run_id)
     assert run.info.status == "KILLED" and "SIGTERM" in run.data.tags["adept.failure"]
     assert launcher._mark_dead(client, run_id, returncode=-15) is False  # already ended: left alone
+
+
+def test_start_analysis_runs_detached_and_stores_the_analysis(store):
+    """start_analysis -> background `python -m adept analyze RUN_ID` on the same store -> analysis/*.json."""
+    from adept import analysis
+    from adept.training import train
+    from app.seed import tiny_config
+
+    run_id = train(tiny_config("adept", 0, max_steps=4, eval_every=4), progress=False)["run_id"]
+    log = launcher.start_analysis(run_id)
+    assert log == store / "logs" / f"analyze-{run_id}.log" and log.exists()
+    deadline = time.time() + 120
+    stored = None
+    while stored is None and time.time() < deadline:
+        time.sleep(1.0)
+        stored = analysis.load_analysis(run_id)
+    assert stored is not None, log.read_text()[-2000:]
+    assert stored["meta"]["run_id"] == run_id and stored["meta"]["method"] == "adept"
+    assert set(analysis.ARTIFACT_NAMES) <= set(stored)
+    deadline = time.time() + 30
+    while "latency per example" not in log.read_text() and time.time() < deadline:
+        time.sleep(0.2)  # the summary is printed after the last artifact is stored
+    assert f"run {run_id} (adept" in log.read_text()
