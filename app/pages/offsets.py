@@ -415,9 +415,13 @@ if waiting:
 
     watch_analyses()
 
-# --- 5.1 pilot: pooled over every analysed run of the selected runs' backbone and task (seeds give a spread)
-for (backbone, task_name), _ in info.groupby(["backbone", "task"], sort=False):
-    pool = usable[(usable["backbone"] == backbone) & (usable["task"] == task_name)]["run_id"].tolist()
+# --- 5.1 pilot: pooled over every analysed run of the selected runs' backbone, task and budget (seeds give a
+# spread); runs at another budget (an ablation, say) are not the paper's equal-budget comparison.
+budget_of = usable.get("params.budget", pd.Series("", index=usable.index)).fillna("").astype(str)
+for (backbone, task_name), group in info.groupby(["backbone", "task"], sort=False):
+    same = (usable["backbone"] == backbone) & (usable["task"] == task_name)
+    budgets = set(budget_of[usable["run_id"].isin(group.index)])
+    pool = usable[same & budget_of.isin(budgets)]["run_id"].tolist()
     pilots = {}
     for rid in pool:
         ok, res = common.attempt(stored_pilot, rid, uri, what=f"Reading the pilot experiment of {labels[rid]}")
@@ -450,7 +454,7 @@ for (backbone, task_name), _ in info.groupby(["backbone", "task"], sort=False):
         key=f"offsets.pilot.{backbone}.{task_name}",
     )
     st.caption(
-        f"Every analysed run of {backbone} on {task_name} ({len(pilots)} runs, "
+        f"Every analysed run of {backbone} on {task_name} at the same budget ({len(pilots)} runs, "
         f"{'/'.join(map(str, n_ex))} test examples each; line = mean, band = ±std over runs, dots = runs), "
         f"k copies of “{first['neutral_text']}” prepended. Look for: DePT's score may drop as k grows because "
         "its position offsets shift onto other tokens; ADePT's offsets move with their tokens, so it stays flat."
