@@ -105,14 +105,31 @@ def cmd_train(args) -> int:
     return 0
 
 
+_SHORT = {"num_virtual_tokens": "m", "rank": "r", "lr_prompt": "lrp", "lr_offsets": "lro", "adept_depth": "depth",
+          "adept_activation": "", "adept_bias": "bias", "budget": "budget"}
+
+
+def _short_value(value) -> str:
+    return ("on" if value else "off") if isinstance(value, bool) else str(value)
+
+
 def expand_sweep(spec: dict) -> list[dict]:
     """``base`` dict x the cartesian product of ``grid`` lists (plus optional explicit ``runs``)."""
     base = dict(spec.get("base", {}))
     grid = spec.get("grid", {})
     keys = list(grid)
     configs = []
-    for values in itertools.product(*(grid[k] if isinstance(grid[k], list) else [grid[k]] for k in keys)):
-        configs.append({**base, **dict(zip(keys, values))})
+    lists = {k: grid[k] if isinstance(grid[k], list) else [grid[k]] for k in keys}
+    # Grid fields that vary and that the default run name (method-task-seed) does not show go into the name,
+    # so that e.g. an ablation's runs can be told apart in lists and charts.
+    named = [k for k in keys if len(lists[k]) > 1 and k not in ("method", "task", "seed")]
+    for values in itertools.product(*lists.values()):
+        cfg = {**base, **dict(zip(keys, values))}
+        if named and not cfg.get("run_name"):
+            task = Path(cfg["data_file"]).stem if cfg.get("data_file") else cfg.get("task", "rotten-tomatoes")
+            tags = "-".join(f"{_SHORT.get(k, k)}{_short_value(cfg[k])}" for k in named)
+            cfg["run_name"] = f"{str(cfg.get('method', 'adept')).lower()}-{task}-{tags}-s{cfg.get('seed', 0)}"
+        configs.append(cfg)
     for extra in spec.get("runs", []):
         configs.append({**base, **extra})
     if spec.get("experiment"):

@@ -241,3 +241,21 @@ def test_hard_kill_resumes_from_last_eval_checkpoint_and_leaves_no_temp_files(st
     assert out["status"] == "FINISHED" and out["steps"] == step + 2
     assert "test/accuracy" in tracking.get_client().get_run(run_id).data.metrics
     assert sorted(tmp.iterdir()) == killed_scratch  # a finished run removes its own
+
+
+def test_sweep_expansion_names_varied_fields_and_every_experiment_file_is_valid():
+    from adept.__main__ import expand_sweep, read_config_file
+
+    spec = {"experiment": "abl", "base": {"backbone": "tiny-bert", "seed": 0},
+            "grid": {"method": ["dept", "adept"], "num_virtual_tokens": [0, 20], "adept_bias": [True, False]},
+            "runs": [{"method": "pt", "num_virtual_tokens": None}]}
+    configs = expand_sweep(spec)
+    assert len(configs) == 2 * 2 * 2 + 1 and all(c["experiment"] == "abl" for c in configs)
+    names = [c.get("run_name") for c in configs]
+    assert names[0] == "dept-rotten-tomatoes-m0-biason-s0" and len(set(names[:-1])) == 8
+    assert "run_name" not in configs[-1]  # explicit runs keep the default name
+    files = sorted(Path(__file__).resolve().parents[1].glob("experiments/*.yaml"))
+    assert files
+    for f in files:
+        for cfg in expand_sweep(read_config_file(str(f))):
+            RunConfig.from_dict(cfg).validate()
