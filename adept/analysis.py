@@ -552,25 +552,11 @@ def _frame(encoder, ids: list[int]) -> tuple[int, int]:
 @torch.no_grad()
 def evaluate_ids(model, encoder, id_lists: list[list[int]], references: list, batch_size: int = 32
                  ) -> dict[str, float]:
-    """The task's metrics for already-built source ids (what :func:`adept.training.evaluate` does after
-    ``encoder.source``): rank classification, the encoder head, or greedy generation."""
-    from adept.training import _parse_float
+    """The task's metrics for already-built source ids: :func:`adept.training.evaluate_ids`, the same code the
+    training loop evaluates with, so the pilot's k = 0 point is the run's own metric."""
+    from adept.training import evaluate_ids as evaluate_source_ids
 
-    model.eval()
-    task, preds = encoder.task, []
-    device = model.prompt.device
-    pad_id = encoder.tok.pad_token_id or 0
-    for start in range(0, len(id_lists), batch_size):
-        ids, mask = encoder.pad(id_lists[start:start + batch_size], model.padding_side, pad_id)
-        ids, mask = ids.to(device), mask.to(device)
-        if task.kind == "classification":
-            preds += model.score_labels(ids, mask, encoder.label_ids).argmax(-1).tolist()
-        elif model.kind == "encoder":
-            preds += model(ids, mask).squeeze(-1).tolist()
-        else:
-            texts = [encoder.tok.decode(o, skip_special_tokens=True).strip() for o in model.generate(ids, mask)]
-            preds += [_parse_float(t) for t in texts] if task.kind == "regression" else texts
-    return task.compute_metrics(preds, references)
+    return evaluate_source_ids(model, encoder, id_lists, references, batch_size)
 
 
 @contextlib.contextmanager

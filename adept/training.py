@@ -321,13 +321,20 @@ class Encoder:
 @torch.no_grad()
 def evaluate(model, encoder: Encoder, examples, batch_size: int = 32) -> dict[str, float]:
     """The task's metrics on ``examples``: rank classification, the encoder head, or greedy generation."""
+    return evaluate_ids(model, encoder, [encoder.source(ex) for ex in examples], [ex.label for ex in examples],
+                        batch_size)
+
+
+@torch.no_grad()
+def evaluate_ids(model, encoder: Encoder, id_lists: list[list[int]], references: list, batch_size: int = 32
+                 ) -> dict[str, float]:
+    """The task's metrics for already-built source ids (the analyses' shifted inputs, or ``encoder.source``)."""
     model.eval()
     task, preds = encoder.task, []
     device = model.prompt.device
-    for start in range(0, len(examples), batch_size):
-        chunk = examples[start:start + batch_size]
-        pad_id = encoder.tok.pad_token_id or 0
-        ids, mask = encoder.pad([encoder.source(ex) for ex in chunk], model.padding_side, pad_id)
+    pad_id = encoder.tok.pad_token_id or 0
+    for start in range(0, len(id_lists), batch_size):
+        ids, mask = encoder.pad(id_lists[start:start + batch_size], model.padding_side, pad_id)
         ids, mask = ids.to(device), mask.to(device)
         if task.kind == "classification":
             preds += model.score_labels(ids, mask, encoder.label_ids).argmax(-1).tolist()
@@ -336,7 +343,7 @@ def evaluate(model, encoder: Encoder, examples, batch_size: int = 32) -> dict[st
         else:
             texts = [encoder.tok.decode(o, skip_special_tokens=True).strip() for o in model.generate(ids, mask)]
             preds += [_parse_float(t) for t in texts] if task.kind == "regression" else texts
-    return task.compute_metrics(preds, [ex.label for ex in examples])
+    return task.compute_metrics(preds, references)
 
 
 def _parse_float(text: str) -> float:
