@@ -292,7 +292,7 @@ def test_analyze_run_logs_artifacts_once(tiny_run, monkeypatch):
     assert res["latency"]["variants"]["pt"]["num_virtual_tokens"] == 100
     assert res["position_vs_input"]["same_token"]["max_difference"] <= 1e-6
     # second call reads the artifacts back without loading the model
-    monkeypatch.setattr(A, "load_run_model", lambda *a, **k: pytest.fail("recomputed"))
+    monkeypatch.setattr(A.run, "load_run_model", lambda *a, **k: pytest.fail("recomputed"))  # analyze_run's own
     again = A.analyze_run(run_id)
     assert again["meta"]["run_id"] == run_id
     assert again["offset_stats"]["distinct"] == res["offset_stats"]["distinct"]
