@@ -1,4 +1,4 @@
-"""The paper's analyses (PAPER.md 5) and inference folding (6), checked with numbers on tiny backbones."""
+"""The paper's analyses and inference folding (docs/analyses.md), checked with numbers on tiny backbones."""
 
 import json
 import math

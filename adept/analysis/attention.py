@@ -11,6 +11,8 @@ the logits themselves. The scalar of :func:`relative_attention_change`::
 
 with ``a`` the prompted model's and ``a0`` the frozen backbone's attention over the same ``n`` content tokens:
 ``R ≈ 0`` for PT, ``R > 0`` for DePT and ADePT.
+
+What the paper expects and how to read the chart: docs/analyses.md, section 5.
 """
 
 from __future__ import annotations
@@ -66,9 +68,9 @@ def first_layer_attention(model, input_ids: torch.Tensor) -> torch.Tensor:
 
 
 def relative_attention_change(att: torch.Tensor, att0: torch.Tensor, causal: bool) -> dict:
-    """PAPER.md 5.3's scalar: mean over heads, content queries ``i`` and content key pairs ``j < j'`` of
-    ``|log(a_ij / a_ij') - log(a0_ij / a0_ij')|``, where ``a`` is the prompted model's and ``a0`` the
-    frozen model's first-layer attention between the same ``n`` content tokens.
+    """The relative-attention change (docs/analyses.md, section 5): mean over heads, content queries ``i``
+    and content key pairs ``j < j'`` of ``|log(a_ij / a_ij') - log(a0_ij / a0_ij')|``, where ``a`` is the
+    prompted model's and ``a0`` the frozen model's first-layer attention between the same ``n`` content tokens.
 
     ``att``, ``att0``: (heads, n, n) content blocks (queries x keys). ``causal``: only keys ``j <= i``.
     PT leaves every content logit unchanged and only adds prompt keys, which rescale each query's row by

@@ -5,6 +5,8 @@ Every round runs each model over the same inputs, models interleaved in an order
 ``median over rounds of (round seconds / inputs)``. At an equal parameter budget PT has the longest prompt
 (``l``), DePT and ADePT a shorter one plus their offsets; folded ADePT (``E' = E + f(E)``) is a plain PT
 model with the shorter prompt, so it should cost no more than PT.
+
+What the paper expects and how to read the chart: docs/analyses.md, section 6.
 """
 
 from __future__ import annotations

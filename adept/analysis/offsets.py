@@ -10,6 +10,8 @@ Over the ``N`` real tokens of a batch, with ``e`` the embedding and ``Δ`` the o
   ``||Δ||`` at slot ``j``) next to the lengths of the inputs;
 * ADePT only: the tokens with the largest and smallest ``||f(e)||``, among the tokens seen and over the
   whole vocabulary.
+
+What the paper expects and how to read the chart: docs/analyses.md, section 1.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ def _distinct_rows(x: torch.Tensor, rel_tol: float = 1e-5) -> int:
 
 
 def paper_stat(x: torch.Tensor) -> dict[str, float]:
-    """The official code's offset statistic (PAPER.md 5.2) of ``x`` (N tokens, d).
+    """The official code's offset statistic (docs/analyses.md, section 1.1) of ``x`` (N tokens, d).
 
     ``m_k = mean_t |x_tk|`` (mean absolute value of dimension k over the N tokens), then
     ``{"mean": mean_k m_k, "std": std_k m_k}`` (population std across the d dimensions, as numpy's).
@@ -84,7 +86,7 @@ def _top_tokens(tokenizer, ids: torch.Tensor, norms: torch.Tensor, rel: torch.Te
 @torch.no_grad()
 def offset_statistics(model, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, *,
                       bins: int = 40, top_k: int = 15, vocabulary: bool = True) -> dict:
-    """How large the offsets are, how many distinct ones are used, and where (PAPER.md 5.2).
+    """How large the offsets are, how many distinct ones are used, and where (docs/analyses.md, section 1).
 
     Over the real (unpadded) tokens of the batch, with ``Δ`` the offset and ``e`` the embedding:
 

@@ -3,6 +3,8 @@
 With ``X`` the (N, d) offsets, centred, ``X_c = X - mean_t X_t = U S Vᵀ`` (thin SVD): the coordinate of
 token ``t`` on component ``i`` is ``U_ti S_i`` and the component's explained-variance ratio
 ``S_i² / Σ_k S_k²``. DePT's points fall on as many places as there are slots; ADePT's group by token.
+
+What the paper expects and how to read the chart: docs/analyses.md, section 3.
 """
 
 from __future__ import annotations

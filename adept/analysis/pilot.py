@@ -6,6 +6,8 @@ ADePT's ``Δ = f(e)`` moves with its token, and only the ``k`` new tokens add of
 ADePT's metric stays (nearly) flat in ``k``, DePT's may fall. At ``k = 0`` the metric is the run's own
 (the same evaluation code, :func:`evaluate_ids`). Decoder backbones are measured with both padding sides:
 with left padding DePT's first rows sit on pads for short inputs.
+
+What the paper expects and how to read the chart: docs/analyses.md, section 4.
 """
 
 from __future__ import annotations

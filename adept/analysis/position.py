@@ -13,6 +13,8 @@ Four measurements tell them apart:
   the tokens.
 
 :func:`token_offsets` gives the per-token ``||Δ||`` of a user's text (the dashboard's Offsets page).
+
+What the paper expects and how to read the chart: docs/analyses.md, section 2.
 """
 
 from __future__ import annotations

@@ -128,7 +128,7 @@ def load_analysis(run_id: str) -> dict | None:
 
 def analyze_run(run_id: str, *, force: bool = False, sizes: dict[str, int] | None = None,
                 log: Callable[[str], None] | None = None) -> dict:
-    """Every analysis of PAPER.md section 5 on one run, logged as ``analysis/<name>.json`` artifacts.
+    """Every analysis of docs/analyses.md on one run, logged as ``analysis/<name>.json`` artifacts.
 
     Computed once: when ``analysis/meta.json`` exists the stored results are read back, unless ``force``.
     Offset statistics, position-vs-input and PCA use the first ``stats_examples`` validation examples; the
