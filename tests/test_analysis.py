@@ -40,6 +40,21 @@ def batch_with_repeats():
     return ids, mask
 
 
+# ----- the package -------------------------------------------------------------------------------------
+
+def test_package_names_and_layering():
+    """Every public name resolves on ``adept.analysis``; no module of the package imports the app or Streamlit."""
+    import ast
+    from pathlib import Path
+
+    assert all(hasattr(A, name) for name in A.__all__)
+    for path in Path(A.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        imported |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+        assert not {m.split(".")[0] for m in imported} & {"app", "streamlit"}, path.name
+
+
 # ----- offset statistics ---------------------------------------------------------------------------------
 
 def test_paper_stat_on_hand_made_offsets():
