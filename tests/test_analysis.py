@@ -1,4 +1,4 @@
-"""The paper's analyses (PAPER.md 5) and inference folding (6), checked with numbers on tiny backbones."""
+"""The paper's analyses and inference folding (docs/analyses.md), checked with numbers on tiny backbones."""
 
 import json
 import math
@@ -38,6 +38,21 @@ def batch_with_repeats():
     ids = torch.tensor([[1500, 1600, 1700, 1800, 1700, 1900], [2000, 1700, 2100, 2200, 0, 0]])
     mask = torch.tensor([[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0]])
     return ids, mask
+
+
+# ----- the package -------------------------------------------------------------------------------------
+
+def test_package_names_and_layering():
+    """Every public name resolves on ``adept.analysis``; no module of the package imports the app or Streamlit."""
+    import ast
+    from pathlib import Path
+
+    assert all(hasattr(A, name) for name in A.__all__)
+    for path in Path(A.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        imported |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+        assert not {m.split(".")[0] for m in imported} & {"app", "streamlit"}, path.name
 
 
 # ----- offset statistics ---------------------------------------------------------------------------------
@@ -292,7 +307,7 @@ def test_analyze_run_logs_artifacts_once(tiny_run, monkeypatch):
     assert res["latency"]["variants"]["pt"]["num_virtual_tokens"] == 100
     assert res["position_vs_input"]["same_token"]["max_difference"] <= 1e-6
     # second call reads the artifacts back without loading the model
-    monkeypatch.setattr(A, "load_run_model", lambda *a, **k: pytest.fail("recomputed"))
+    monkeypatch.setattr(A.run, "load_run_model", lambda *a, **k: pytest.fail("recomputed"))  # analyze_run's own
     again = A.analyze_run(run_id)
     assert again["meta"]["run_id"] == run_id
     assert again["offset_stats"]["distinct"] == res["offset_stats"]["distinct"]

@@ -1,0 +1,51 @@
+"""``python -m adept analyze RUN_ID`` and ``python -m adept fold RUN_ID`` (one :func:`register_cli` call in
+adept/__main__.py)."""
+
+from __future__ import annotations
+
+import json
+
+from adept.analysis.fold import fold_run
+from adept.analysis.run import analyze_run, summary_lines
+
+
+def add_analyze_arguments(parser) -> None:
+    parser.add_argument("run_id", help="MLflow run id of a finished (or evaluated once) run")
+    parser.add_argument("--force", action="store_true", help="recompute even if analysis/*.json exist")
+    parser.add_argument("--pilot-examples", type=int, help="test examples for the pilot experiment")
+    parser.add_argument("--stats-examples", type=int, help="validation examples for the offset statistics")
+
+
+def cli_analyze(args) -> int:
+    """``python -m adept analyze RUN_ID [--force]``: compute (or read back) and print a summary."""
+    sizes = {k: v for k, v in (("pilot_examples", getattr(args, "pilot_examples", None)),
+                               ("stats_examples", getattr(args, "stats_examples", None))) if v}
+    res = analyze_run(args.run_id, force=getattr(args, "force", False), sizes=sizes or None,
+                      log=lambda m: print(f"[analyze] {m}", flush=True))
+    for line in summary_lines(res):
+        print(line)
+    return 0
+
+
+def add_fold_arguments(parser) -> None:
+    parser.add_argument("run_id", help="MLflow run id")
+    parser.add_argument("--out", help="output folder (default <ADEPT_HOME>/folded/<run_id>)")
+    parser.add_argument("--full-model", action="store_true", help="also save the whole folded backbone")
+
+
+def cli_fold(args) -> int:
+    """``python -m adept fold RUN_ID [--out DIR] [--full-model]``: fold, reload, check equality."""
+    report = fold_run(args.run_id, getattr(args, "out", None), full_model=getattr(args, "full_model", False))
+    print(json.dumps(report, indent=2))
+    ok = report["max_abs_diff"] is None or report["max_abs_diff"] < 1e-4
+    return 0 if ok else 1
+
+
+def register_cli(subparsers) -> None:
+    """Add ``analyze`` and ``fold`` to ``python -m adept``'s subparsers (one call from adept/__main__.py)."""
+    p = subparsers.add_parser("analyze", help="paper analyses of a run, logged as analysis/*.json artifacts")
+    add_analyze_arguments(p)
+    p.set_defaults(func=cli_analyze)
+    p = subparsers.add_parser("fold", help="fold a run's offsets into the embedding table and check equality")
+    add_fold_arguments(p)
+    p.set_defaults(func=cli_fold)
