@@ -44,21 +44,6 @@ FAKE_TRAIN = textwrap.dedent("""
 """)
 
 
-@pytest.fixture(scope="module")
-def _template_db(pytestconfig, tmp_path_factory):
-    """An empty, migrated MLflow sqlite file, kept in pytest's cache per MLflow version (creating one
-    costs seconds of migrations; copying it costs nothing)."""
-    import mlflow
-
-    cached = pytestconfig.cache.mkdir(f"adept-mlflow-{mlflow.__version__}") / "mlflow.db"
-    if not cached.exists():
-        folder = tmp_path_factory.mktemp("template")
-        tracking.get_client(f"sqlite:///{folder / 'mlflow.db'}").search_experiments()
-        shutil.copy(folder / "mlflow.db", cached.with_suffix(".tmp"))
-        os.replace(cached.with_suffix(".tmp"), cached)
-    return cached
-
-
 @pytest.fixture()
 def store(tmp_path, monkeypatch, _template_db):
     """A fresh store + queue home under tmp_path (MLFLOW_TRACKING_URI, ADEPT_HOME); returns the home."""
