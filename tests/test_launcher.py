@@ -19,6 +19,7 @@ import time
 import pytest
 
 from adept import launcher, tracking
+from adept.launcher import repair, worker
 
 TINY = {"method": "pt", "backbone": "tiny-bert", "task": "rotten-tomatoes", "max_steps": 3, "eval_every": 3,
         "eval_examples": 16, "test_examples": 16, "warmup_steps": 0, "batch_size": 4,
@@ -63,7 +64,7 @@ def fake_train(store, monkeypatch):
     def command(config_path, run_id):
         return [sys.executable, str(script), "--config", str(config_path), "--run-id", run_id]
 
-    monkeypatch.setattr(launcher, "_train_command", command)
+    monkeypatch.setattr(worker, "_train_command", command)  # where the worker looks it up
     return script
 
 
@@ -227,17 +228,17 @@ def test_single_worker_lock(store, monkeypatch):
         def wait(self):
             return 0
 
-    monkeypatch.setattr(launcher.subprocess, "Popen", FakePopen)
+    monkeypatch.setattr(subprocess, "Popen", FakePopen)
     lock = launcher.lock_path()
     # A live worker (here: this test) holds the lock -> nothing is started, and a second worker quits.
-    fd = launcher._try_lock(lock)
+    fd = worker._try_lock(lock)
     assert fd is not None
     try:
         assert launcher.ensure_worker() is None
         assert launcher.worker_main(max_concurrent=1, poll_s=0.01, idle_exit_s=0.01) is False
         assert launcher.worker_status()["running"] is True
     finally:
-        launcher._release_lock(fd)
+        worker._release_lock(fd)
     assert spawned == []
 
     # A stale lock file (its worker died: pid dead, flock gone) is taken over.
@@ -324,10 +325,10 @@ def test_sigterm_before_handler_counts_as_stop(store):
     client.set_tag(run_id, "adept.pid", str(proc.pid))
     proc.send_signal(signal.SIGTERM)
     proc.wait()
-    assert launcher._mark_dead(client, run_id, returncode=proc.returncode) is True
+    assert repair._mark_dead(client, run_id, returncode=proc.returncode) is True
     run = _run(run_id)
     assert run.info.status == "KILLED" and "SIGTERM" in run.data.tags["adept.failure"]
-    assert launcher._mark_dead(client, run_id, returncode=-15) is False  # already ended: left alone
+    assert repair._mark_dead(client, run_id, returncode=-15) is False  # already ended: left alone
 
 
 def test_start_analysis_runs_detached_and_stores_the_analysis(store):
