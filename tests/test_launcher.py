@@ -110,6 +110,22 @@ def test_enqueue_creates_scheduled_run_and_queue_file(store, monkeypatch):
     assert df.loc[0, "status"] == "SCHEDULED" and df.loc[0, "progress"] == "0/3"
 
 
+def test_enqueue_takes_a_run_config_as_well_as_a_dict(store):
+    from adept.training import RunConfig
+
+    cfg = RunConfig.from_dict({**TINY, "seed": 5, "method": "PT"})
+    run_id = launcher.enqueue(cfg, start_worker=False)
+    assert cfg.method == "PT"  # the caller's config is copied, never changed
+    from_dict = launcher.enqueue({**TINY, "seed": 5, "method": "PT"}, start_worker=False)
+    assert tracking.load_json_artifact(run_id, "config.json") == tracking.load_json_artifact(from_dict, "config.json")
+    a, b = _run(run_id), _run(from_dict)
+    assert a.info.run_name == b.info.run_name == "pt-rotten-tomatoes-s5"
+    assert a.data.params == b.data.params
+    assert {k: v for k, v in a.data.tags.items() if k.startswith("adept.")} == \
+        {k: v for k, v in b.data.tags.items() if k.startswith("adept.")}
+    assert sorted(launcher.queued_run_ids()) == sorted([run_id, from_dict])
+
+
 def test_enqueue_rejects_invalid_config_before_creating_anything(store):
     with pytest.raises(ValueError, match="max_steps"):
         launcher.enqueue({**TINY, "max_steps": -1}, start_worker=False)

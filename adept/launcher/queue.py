@@ -14,27 +14,34 @@ import os
 import signal
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from adept import tracking
 from adept.launcher.paths import _started_dir, _uri, queue_dir
 from adept.launcher.repair import _int
 from adept.tracking import TAG_FAILURE, TAG_HOST, TAG_PID, TAG_PID_START, TAG_STOP, TAG_WORKER_PID
 
+if TYPE_CHECKING:  # adept.training imports torch: loaded only when a config is parsed
+    from adept.training import RunConfig
+
 CANCELLED_REASON = "cancelled before start"
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Config
+# Config: parsed once, at the edge
 
 
-def _validated_config(config: dict) -> dict:
-    """The full config (every RunConfig field) after ``RunConfig.from_dict(config).validate()``.
+def _parse(config: RunConfig | dict) -> RunConfig:
+    """The validated :class:`~adept.training.RunConfig` of ``config`` (a dict of its fields, or one itself,
+    which is copied, never changed); ``ValueError`` names every bad field.
 
-    Relative ``data_file`` / ``data_dir`` paths are made absolute, because the run process starts in the
-    repository root, not in the caller's working directory.
+    The method is lower-cased, and relative ``data_file`` / ``data_dir`` paths are made absolute, because
+    the run process starts in the repository root, not in the caller's working directory.
     """
     from adept.training import RunConfig
 
+    if isinstance(config, RunConfig):
+        config = config.to_dict()
     if not isinstance(config, dict):
         raise ValueError(f"A run config must be a dict of RunConfig fields, got {type(config).__name__}.")
     config = dict(config)
@@ -43,22 +50,15 @@ def _validated_config(config: dict) -> dict:
             config[key] = str(Path(config[key]).expanduser().resolve())
     cfg = RunConfig.from_dict(config)
     cfg.method = str(cfg.method).lower()
-    cfg.validate()
-    return cfg.to_dict()
+    return cfg.validate()
 
 
-def reproduce_command(config: dict) -> str:
+def reproduce_command(config: RunConfig | dict) -> str:
     """The ``python -m adept train ...`` line that reruns ``config`` (flags for non-default fields)."""
     from adept.training import RunConfig
-    from adept.training import reproduce_command as _command
+    from adept.training import reproduce_command as command
 
-    return _command(RunConfig.from_dict(dict(config)))
-
-
-def _run_name(config: dict) -> str:
-    from adept.training import RunConfig
-
-    return RunConfig.from_dict(dict(config)).display_name()
+    return command(config if isinstance(config, RunConfig) else RunConfig.from_dict(dict(config)))
 
 
 def _write_json_atomic(path: Path, obj) -> None:
@@ -83,27 +83,29 @@ def _start_executor(uri: str) -> None:
 # Operations
 
 
-def enqueue(config: dict, *, tracking_uri: str | None = None, start_worker: bool = True) -> str:
+def enqueue(config: RunConfig | dict, *, tracking_uri: str | None = None, start_worker: bool = True) -> str:
     """Queue one run; returns its MLflow run id.
 
-    Validates ``config`` (``ValueError`` naming every bad field), creates the run SCHEDULED with the
-    ``adept.*`` tags, the config as params and ``config.json``, writes ``<home>/queue/<run_id>.json``,
-    then (``start_worker``) makes sure a worker is running (:func:`ensure_worker`).
+    Parses and validates ``config`` once (``ValueError`` naming every bad field), creates the run
+    SCHEDULED with the ``adept.*`` tags, the config as params and ``config.json``, writes
+    ``<home>/queue/<run_id>.json``, then (``start_worker``) makes sure a worker is running
+    (:func:`adept.launcher.ensure_worker`).
     """
     from mlflow.entities import Param
 
     uri = _uri(tracking_uri)
-    full = _validated_config(config)
+    cfg = _parse(config)
+    full = cfg.to_dict()
     client = tracking.get_client(uri)
-    experiment_id = tracking.ensure_experiment(full.get("experiment") or tracking.DEFAULT_EXPERIMENT, uri=uri)
-    task = Path(full["data_file"]).stem if full.get("data_file") else full["task"]
+    experiment_id = tracking.ensure_experiment(cfg.experiment or tracking.DEFAULT_EXPERIMENT, uri=uri)
+    task = Path(cfg.data_file).stem if cfg.data_file else cfg.task
     tags = {
-        tracking.TAG_METHOD: full["method"], tracking.TAG_BACKBONE: full["backbone"], tracking.TAG_TASK: task,
-        tracking.TAG_SEED: str(full["seed"]), tracking.TAG_SWEEP: full.get("sweep") or "",
-        tracking.TAG_COMMAND: reproduce_command(full), TAG_HOST: tracking.hostname(),
-        tracking.TAG_PROGRESS: f"0/{full['max_steps']}",
+        tracking.TAG_METHOD: cfg.method, tracking.TAG_BACKBONE: cfg.backbone, tracking.TAG_TASK: task,
+        tracking.TAG_SEED: str(cfg.seed), tracking.TAG_SWEEP: cfg.sweep or "",
+        tracking.TAG_COMMAND: reproduce_command(cfg), TAG_HOST: tracking.hostname(),
+        tracking.TAG_PROGRESS: f"0/{cfg.max_steps}",
     }
-    run = client.create_run(experiment_id, tags=tags, run_name=_run_name(full))
+    run = client.create_run(experiment_id, tags=tags, run_name=cfg.display_name())
     run_id = run.info.run_id
     try:
         # The same strings training logs (str of each field), so its log_params finds nothing to change.
@@ -270,7 +272,7 @@ def resume(run_id: str, *, tracking_uri: str | None = None, start_worker: bool =
     except ValueError as exc:
         raise ValueError(f"Run {run_id} saved no checkpoint: Re-run it from scratch instead.") from exc
     config["resume_from"] = run_id
-    full = _validated_config(config)
+    full = _parse(config).to_dict()
     for stale in (TAG_FAILURE, TAG_STOP):
         if stale in run.data.tags:
             client.delete_tag(run_id, stale)
