@@ -139,6 +139,17 @@ def queued_run_ids(tracking_uri: str | None = None) -> list[str]:
     return [rid for _, rid in sorted(files)]
 
 
+def _client_and_run(run_id: str, uri: str, hint: str = ""):
+    """A client on store ``uri`` and run ``run_id`` in it; ValueError "No run ..." (then ``hint``) if missing."""
+    from mlflow.exceptions import MlflowException
+
+    client = tracking.get_client(uri)
+    try:
+        return client, client.get_run(run_id)
+    except MlflowException as exc:
+        raise ValueError(f"No run {run_id!r} in {uri}{hint}.") from exc
+
+
 def _cancel(client, run_id: str, reason: str = CANCELLED_REASON) -> None:
     client.set_tag(run_id, TAG_FAILURE, reason)
     client.set_terminated(run_id, status="KILLED")
@@ -158,17 +169,12 @@ def stop_run(run_id: str, *, tracking_uri: str | None = None, wait_s: float = 5.
 
     SCHEDULED: taken out of the queue and marked KILLED ("cancelled before start").
     RUNNING: SIGTERM to its training process (``adept.pid``); training saves a checkpoint and ends
-    KILLED (if it dies before it can, the worker or :func:`reconcile` marks it KILLED). A run whose process
-    is already gone is marked KILLED at once. Raises ValueError for an unknown run or one on another host.
+    KILLED (if it dies before it can, the worker or :func:`adept.launcher.reconcile` marks it KILLED).
+    A run whose process is already gone is marked KILLED at once. Raises ValueError for an unknown run
+    or one on another host.
     """
-    from mlflow.exceptions import MlflowException
-
     uri = _uri(tracking_uri)
-    client = tracking.get_client(uri)
-    try:
-        run = client.get_run(run_id)
-    except MlflowException as exc:
-        raise ValueError(f"No run {run_id!r} in {uri}: pick a run from the Runs table.") from exc
+    client, run = _client_and_run(run_id, uri, ": pick a run from the Runs table")
     status = run.info.status
     if status == "SCHEDULED":
         if _take_out_of_queue(run_id, uri) or not (_started_dir(uri) / f"{run_id}.json").exists():
@@ -249,14 +255,8 @@ def resume(run_id: str, *, tracking_uri: str | None = None, start_worker: bool =
 
     The same run id goes back to SCHEDULED; training is started with ``resume_from = run_id``.
     """
-    from mlflow.exceptions import MlflowException
-
     uri = _uri(tracking_uri)
-    client = tracking.get_client(uri)
-    try:
-        run = client.get_run(run_id)
-    except MlflowException as exc:
-        raise ValueError(f"No run {run_id!r} in {uri}.") from exc
+    client, run = _client_and_run(run_id, uri)
     if run.info.status not in ("KILLED", "FAILED"):
         raise ValueError(f"Run {run_id} is {run.info.status}: only a KILLED or FAILED run can be resumed.")
     tags = run.data.tags

@@ -207,8 +207,9 @@ def worker_main(max_concurrent: int = 1, poll_s: float | None = None, idle_exit_
                 tracking_uri: str | None = None) -> bool:
     """The queue worker: start queued runs oldest-first, at most ``max_concurrent`` at once.
 
-    Loop every ``poll_s``: collect exited children, :func:`reconcile`, count live runs on this host
-    (the worker's children plus runs started by hand), start the oldest queued runs up to the limit.
+    Loop every ``poll_s``: collect exited children, repair dead runs (as :func:`adept.launcher.reconcile`),
+    count live runs on this host (the worker's children plus runs started by hand), start the oldest
+    queued runs up to the limit.
     Exits when nothing is queued and none of its runs is alive for ``idle_exit_s``. Returns False at
     once (doing nothing) when another live worker holds the lock, True after it worked and went idle.
     Children run in their own sessions: they survive the worker (and Ctrl-C in its terminal).
