@@ -25,3 +25,26 @@ def tiny():
         return cache[name]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def _template_db(pytestconfig, tmp_path_factory):
+    """An empty, migrated MLflow sqlite file (creating one costs seconds of migrations; copying it costs
+    nothing), kept in pytest's cache per MLflow version, or for this session under ``-p no:cacheprovider``."""
+    import os
+    import shutil
+
+    import mlflow
+
+    from adept import tracking
+
+    cache = getattr(pytestconfig, "cache", None)
+    name = f"adept-mlflow-{mlflow.__version__}"
+    folder = cache.mkdir(name) if cache is not None else tmp_path_factory.mktemp(name)
+    cached = folder / "mlflow.db"
+    if not cached.exists():
+        build = tmp_path_factory.mktemp("template")
+        tracking.get_client(f"sqlite:///{build / 'mlflow.db'}").search_experiments()
+        shutil.copy(build / "mlflow.db", cached.with_suffix(".tmp"))
+        os.replace(cached.with_suffix(".tmp"), cached)
+    return cached

@@ -19,6 +19,7 @@ import time
 import pytest
 
 from adept import launcher, tracking
+from adept.launcher import repair, worker
 
 TINY = {"method": "pt", "backbone": "tiny-bert", "task": "rotten-tomatoes", "max_steps": 3, "eval_every": 3,
         "eval_examples": 16, "test_examples": 16, "warmup_steps": 0, "batch_size": 4,
@@ -44,21 +45,6 @@ FAKE_TRAIN = textwrap.dedent("""
 """)
 
 
-@pytest.fixture(scope="module")
-def _template_db(pytestconfig, tmp_path_factory):
-    """An empty, migrated MLflow sqlite file, kept in pytest's cache per MLflow version (creating one
-    costs seconds of migrations; copying it costs nothing)."""
-    import mlflow
-
-    cached = pytestconfig.cache.mkdir(f"adept-mlflow-{mlflow.__version__}") / "mlflow.db"
-    if not cached.exists():
-        folder = tmp_path_factory.mktemp("template")
-        tracking.get_client(f"sqlite:///{folder / 'mlflow.db'}").search_experiments()
-        shutil.copy(folder / "mlflow.db", cached.with_suffix(".tmp"))
-        os.replace(cached.with_suffix(".tmp"), cached)
-    return cached
-
-
 @pytest.fixture()
 def store(tmp_path, monkeypatch, _template_db):
     """A fresh store + queue home under tmp_path (MLFLOW_TRACKING_URI, ADEPT_HOME); returns the home."""
@@ -78,7 +64,7 @@ def fake_train(store, monkeypatch):
     def command(config_path, run_id):
         return [sys.executable, str(script), "--config", str(config_path), "--run-id", run_id]
 
-    monkeypatch.setattr(launcher, "_train_command", command)
+    monkeypatch.setattr(worker, "_train_command", command)  # where the worker looks it up
     return script
 
 
@@ -122,6 +108,22 @@ def test_enqueue_creates_scheduled_run_and_queue_file(store, monkeypatch):
     assert launcher.queued_run_ids() == [run_id]
     df = tracking.runs_dataframe("queue-test")
     assert df.loc[0, "status"] == "SCHEDULED" and df.loc[0, "progress"] == "0/3"
+
+
+def test_enqueue_takes_a_run_config_as_well_as_a_dict(store):
+    from adept.training import RunConfig
+
+    cfg = RunConfig.from_dict({**TINY, "seed": 5, "method": "PT"})
+    run_id = launcher.enqueue(cfg, start_worker=False)
+    assert cfg.method == "PT"  # the caller's config is copied, never changed
+    from_dict = launcher.enqueue({**TINY, "seed": 5, "method": "PT"}, start_worker=False)
+    assert tracking.load_json_artifact(run_id, "config.json") == tracking.load_json_artifact(from_dict, "config.json")
+    a, b = _run(run_id), _run(from_dict)
+    assert a.info.run_name == b.info.run_name == "pt-rotten-tomatoes-s5"
+    assert a.data.params == b.data.params
+    assert {k: v for k, v in a.data.tags.items() if k.startswith("adept.")} == \
+        {k: v for k, v in b.data.tags.items() if k.startswith("adept.")}
+    assert sorted(launcher.queued_run_ids()) == sorted([run_id, from_dict])
 
 
 def test_enqueue_rejects_invalid_config_before_creating_anything(store):
@@ -242,17 +244,17 @@ def test_single_worker_lock(store, monkeypatch):
         def wait(self):
             return 0
 
-    monkeypatch.setattr(launcher.subprocess, "Popen", FakePopen)
+    monkeypatch.setattr(subprocess, "Popen", FakePopen)
     lock = launcher.lock_path()
     # A live worker (here: this test) holds the lock -> nothing is started, and a second worker quits.
-    fd = launcher._try_lock(lock)
+    fd = worker._try_lock(lock)
     assert fd is not None
     try:
         assert launcher.ensure_worker() is None
         assert launcher.worker_main(max_concurrent=1, poll_s=0.01, idle_exit_s=0.01) is False
         assert launcher.worker_status()["running"] is True
     finally:
-        launcher._release_lock(fd)
+        worker._release_lock(fd)
     assert spawned == []
 
     # A stale lock file (its worker died: pid dead, flock gone) is taken over.
@@ -339,10 +341,10 @@ def test_sigterm_before_handler_counts_as_stop(store):
     client.set_tag(run_id, "adept.pid", str(proc.pid))
     proc.send_signal(signal.SIGTERM)
     proc.wait()
-    assert launcher._mark_dead(client, run_id, returncode=proc.returncode) is True
+    assert repair._mark_dead(client, run_id, returncode=proc.returncode) is True
     run = _run(run_id)
     assert run.info.status == "KILLED" and "SIGTERM" in run.data.tags["adept.failure"]
-    assert launcher._mark_dead(client, run_id, returncode=-15) is False  # already ended: left alone
+    assert repair._mark_dead(client, run_id, returncode=-15) is False  # already ended: left alone
 
 
 def test_start_analysis_runs_detached_and_stores_the_analysis(store):

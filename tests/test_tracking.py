@@ -13,22 +13,7 @@ import pandas as pd
 import pytest
 
 from adept import tracking
-from adept.tracking import RunKilled, RunTracker
-
-
-@pytest.fixture(scope="module")
-def _template_db(pytestconfig, tmp_path_factory):
-    """An empty, migrated MLflow sqlite file, kept in pytest's cache per MLflow version (creating one
-    costs seconds of migrations; copying it costs nothing)."""
-    import mlflow
-
-    cached = pytestconfig.cache.mkdir(f"adept-mlflow-{mlflow.__version__}") / "mlflow.db"
-    if not cached.exists():
-        folder = tmp_path_factory.mktemp("template")
-        tracking.get_client(f"sqlite:///{folder / 'mlflow.db'}").search_experiments()
-        shutil.copy(folder / "mlflow.db", cached.with_suffix(".tmp"))
-        os.replace(cached.with_suffix(".tmp"), cached)
-    return cached
+from adept.tracking import RunKilled, RunTracker, writer
 
 
 @pytest.fixture()
@@ -66,6 +51,7 @@ def test_locations_follow_env(tmp_path, monkeypatch):
     monkeypatch.delenv("ADEPT_HOME", raising=False)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     repo = tracking.REPO_ROOT
+    assert (repo / "pyproject.toml").is_file() and (repo / "adept" / "tracking").is_dir()  # the repository root
     assert tracking.adept_home() == repo / "mlruns"
     assert tracking.tracking_uri() == f"sqlite:///{repo / 'mlruns' / 'mlflow.db'}"
 
@@ -83,6 +69,14 @@ def test_locations_follow_env(tmp_path, monkeypatch):
     # A server URI is passed through untouched.
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
     assert tracking.tracking_uri() == "http://127.0.0.1:5000"
+
+
+def test_import_loads_neither_torch_nor_pandas_nor_mlflow():
+    """The dashboard imports adept.tracking on every page: the heavy libraries load where they are used."""
+    code = "import sys, adept.tracking; print(sorted({'torch', 'pandas', 'mlflow'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=tracking.REPO_ROOT).stdout
+    assert out.strip() == "[]"
 
 
 def test_ensure_experiment_sets_artifact_location(store):
@@ -165,7 +159,7 @@ def test_buffered_metrics_all_arrive_in_few_batches(store, monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(t.client, "log_batch", counting_log_batch)
-    monkeypatch.setattr(tracking, "FLUSH_EVERY_S", 3600.0)  # only the size trigger
+    monkeypatch.setattr(writer, "FLUSH_EVERY_S", 3600.0)  # only the size trigger
     for step in range(150):
         t.log_metrics({"train/loss": step * 0.5}, step=step)
     assert tracking.metric_history([t.run_id], ["train/loss"]).empty  # still buffered
@@ -183,7 +177,7 @@ def test_buffered_metrics_all_arrive_in_few_batches(store, monkeypatch):
 
 
 def test_time_trigger_flushes(store, monkeypatch):
-    monkeypatch.setattr(tracking, "FLUSH_EVERY_S", 0.0)
+    monkeypatch.setattr(writer, "FLUSH_EVERY_S", 0.0)
     with RunTracker(experiment="exp-b", run_name="timed") as t:
         t.log_metrics({"train/loss": 2.0}, step=1)
         assert tracking.metric_history([t.run_id], ["train/loss"])["value"].tolist() == [2.0]

@@ -1,0 +1,286 @@
+"""Writing a run from the training process: :class:`RunTracker`.
+
+Everything goes through :class:`mlflow.MlflowClient` with explicit run ids; the fluent API's "active
+run" is per thread and per process, while here the app reads from threads and each training run is its
+own OS process. Writes are retried on sqlite's transient "database is locked" (several processes write
+to one store) and are never torn by a SIGTERM (:mod:`adept.tracking.signals`). Per-step metrics are
+buffered and sent in batches: a single ``log_metric`` to sqlite costs ~11 ms.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import sys
+import threading
+import time
+import weakref
+from pathlib import Path
+from typing import Any
+
+from adept.tracking.processes import hostname, pid_alive, process_start_ticks
+from adept.tracking.schema import (
+    DEFAULT_EXPERIMENT,
+    MAX_PARAM_LENGTH,
+    MAX_TAG_LENGTH,
+    TAG_FAILURE,
+    TAG_HOST,
+    TAG_PID,
+    TAG_PID_START,
+    TAG_PROGRESS,
+    TAG_STOP,
+    TERMINAL_STATUSES,
+    _truncate,
+)
+from adept.tracking.signals import RunKilled, _uninterrupted
+from adept.tracking.store import ensure_experiment, get_client, tracking_uri
+
+FLUSH_EVERY_S = 2.0
+FLUSH_EVERY_POINTS = 200
+_BATCH_LIMIT = 1000  # MLflow accepts at most 1000 metrics per log_batch call
+
+
+def _retry(fn, *args, attempts: int = 5, **kwargs):
+    """Call ``fn`` (an MLflow write) uninterrupted by SIGTERM, retrying a few times on sqlite's transient
+    'database is locked' (several processes write to one store)."""
+    with _uninterrupted():
+        for i in range(attempts):
+            try:
+                return fn(*args, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - narrowed below
+                if i == attempts - 1 or "locked" not in str(exc).lower():
+                    raise
+                time.sleep(0.2 * (i + 1))
+    return None
+
+
+_live_trackers: weakref.WeakSet = weakref.WeakSet()
+
+
+@atexit.register
+def _finish_abandoned_trackers() -> None:
+    # A tracker used without `with` whose process exits normally must not stay RUNNING.
+    for tracker in list(_live_trackers):
+        try:
+            tracker.finish("FAILED", reason="process exited without finishing the run")
+        except Exception:  # noqa: BLE001 - best effort at interpreter exit
+            pass
+
+
+def _other_live_process(run, own_pid: int) -> int | None:
+    """The pid of another live process on this host that trains ``run`` (RUNNING), else None.
+
+    The launcher's worker (our parent) records its own pid while it starts us: that one is allowed.
+    """
+    tags = run.data.tags
+    if run.info.status != "RUNNING" or tags.get(TAG_HOST) != hostname():
+        return None
+    try:
+        pid = int(tags.get(TAG_PID, "0"))
+    except ValueError:
+        return None
+    if pid in (0, own_pid, os.getppid()) or not pid_alive(pid, tags.get(TAG_PID_START)):
+        return None
+    return pid
+
+
+class RunTracker:
+    """One MLflow run, written from the training process.
+
+    Continues run ``run_id`` (created SCHEDULED by the launcher, or a KILLED run being resumed: set
+    RUNNING, old ``adept.failure`` removed; refused while another live process trains it) or creates a
+    new run in ``experiment``. Sets tags ``adept.pid``, ``adept.pid_start``, ``adept.host``.
+    Per-step metrics are buffered and sent with one ``log_batch`` every ~2 s or 200 points (a single
+    ``log_metric`` to sqlite costs ~11 ms). As a context manager it never leaves the run RUNNING: a
+    normal exit ends FINISHED, an exception FAILED with tag ``adept.failure = "<ExcType>: <msg>"``, and
+    :class:`RunKilled` or ``KeyboardInterrupt`` KILLED.
+    """
+
+    def __init__(self, *, experiment: str = DEFAULT_EXPERIMENT, run_name: str = "",
+                 tags: dict[str, str] | None = None, run_id: str | None = None, uri: str | None = None):
+        self.uri = uri or tracking_uri()
+        self.client = get_client(self.uri)
+        pid = os.getpid()
+        own = {TAG_PID: str(pid), TAG_HOST: hostname()}
+        ticks = process_start_ticks(pid)
+        if ticks:
+            own[TAG_PID_START] = ticks
+        all_tags = {k: _truncate(v, MAX_TAG_LENGTH) for k, v in (tags or {}).items()} | own
+        if run_id:
+            from mlflow.exceptions import MlflowException
+
+            try:
+                run = self.client.get_run(run_id)
+            except MlflowException as exc:
+                raise ValueError(f"run {run_id!r} is not in the store {self.uri}: check --run-id "
+                                 "and MLFLOW_TRACKING_URI") from exc
+            other = _other_live_process(run, pid)
+            if other:
+                raise ValueError(f"run {run_id} is being trained by process {other} on this machine: stop it "
+                                 "first (launcher.stop_run) or train a new run")
+            self.run_id = run_id
+            self.experiment_id = run.info.experiment_id
+            # A resumed run (KILLED/FAILED before) starts again: its old failure reason no longer applies.
+            if run.info.status in TERMINAL_STATUSES:
+                for stale in (TAG_FAILURE, TAG_STOP):
+                    if stale in run.data.tags:
+                        _retry(self.client.delete_tag, run_id, stale)
+            self._log_tags(all_tags)
+            _retry(self.client.update_run, run_id, status="RUNNING", name=run_name or None)
+        else:
+            self.experiment_id = ensure_experiment(experiment, uri=self.uri)
+            run = _retry(self.client.create_run, self.experiment_id, tags=all_tags, run_name=run_name or None)
+            self.run_id = run.info.run_id
+        self.artifact_uri = run.info.artifact_uri
+        self._buffer: list = []
+        self._pending_tags: dict[str, str] = {}
+        self._last_flush = time.monotonic()
+        self._lock = threading.Lock()
+        self._finished = False
+        self.status = "RUNNING"
+        _live_trackers.add(self)
+
+    # -- context manager ---------------------------------------------------------------------------------
+    def __enter__(self) -> RunTracker:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is None:
+            self.finish("FINISHED")
+        elif issubclass(exc_type, (RunKilled, KeyboardInterrupt)):
+            self.finish("KILLED", reason=f"{exc_type.__name__}: {exc}" if str(exc) else exc_type.__name__)
+        elif issubclass(exc_type, SystemExit) and exc.code in (0, None):
+            self.finish("FINISHED")
+        else:
+            self.finish("FAILED", reason=f"{exc_type.__name__}: {exc}")
+        return False  # re-raise
+
+    # -- logging -----------------------------------------------------------------------------------------
+    def log_params(self, params: dict) -> None:
+        """Log a flat dict of params (values ``str()``-ed, cut to 6000 chars).
+
+        MLflow params cannot change: a key already logged with the same value is skipped; with a different
+        value it is skipped too, with a warning on stderr (the first value stays).
+        """
+        from mlflow.entities import Param
+
+        existing = self.client.get_run(self.run_id).data.params
+        new = []
+        for key, value in params.items():
+            text = _truncate(value, MAX_PARAM_LENGTH)
+            if key in existing:
+                if existing[key] != text:
+                    print(f"adept.tracking: param {key!r} already logged as {existing[key]!r}; "
+                          f"not changed to {text!r}", file=sys.stderr)
+                continue
+            new.append(Param(str(key), text))
+        for i in range(0, len(new), 100):  # MLflow accepts at most 100 params per batch
+            _retry(self.client.log_batch, self.run_id, params=new[i:i + 100])
+
+    def log_metrics(self, metrics: dict[str, float], step: int) -> None:
+        """Buffer ``metrics`` at ``step`` (timestamp = now); flushed every ~2 s or 200 points.
+
+        Non-finite values (nan, inf) are kept: MLflow stores them, and a diverging loss is worth seeing.
+        """
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        with self._lock:
+            for key, value in metrics.items():
+                self._buffer.append(Metric(str(key), float(value), now, int(step)))
+            due = (len(self._buffer) >= FLUSH_EVERY_POINTS
+                   or time.monotonic() - self._last_flush >= FLUSH_EVERY_S)
+        if due:
+            self.flush()
+
+    def set_progress(self, step: int, total: int) -> None:
+        """Record tag ``adept.progress = "step/total"``; written with the next flush (no extra write)."""
+        with self._lock:
+            self._pending_tags[TAG_PROGRESS] = f"{int(step)}/{int(total)}"
+
+    def set_tags(self, tags: dict[str, str]) -> None:
+        """Set run tags now (values ``str()``-ed)."""
+        self._log_tags(tags)
+
+    def _log_tags(self, tags: dict[str, Any]) -> None:
+        from mlflow.entities import RunTag
+
+        items = [RunTag(str(k), _truncate(v, MAX_TAG_LENGTH)) for k, v in tags.items()]
+        for i in range(0, len(items), 100):
+            _retry(self.client.log_batch, self.run_id, tags=items[i:i + 100])
+
+    def flush(self) -> None:
+        """Send buffered metrics (and the pending progress tag) with ``log_batch``, 1000 metrics a call."""
+        from mlflow.entities import RunTag
+
+        with self._lock:
+            metrics, self._buffer = self._buffer, []
+            tags = [RunTag(k, v) for k, v in self._pending_tags.items()]
+            self._pending_tags = {}
+            self._last_flush = time.monotonic()
+        sent = 0
+        with _uninterrupted():  # a SIGTERM here is raised after the bookkeeping, never between
+            try:
+                while sent < len(metrics) or tags:
+                    chunk = metrics[sent:sent + _BATCH_LIMIT]
+                    _retry(self.client.log_batch, self.run_id, metrics=chunk, tags=tags)
+                    sent += len(chunk)
+                    tags = []
+            except Exception:
+                with self._lock:  # keep what was not sent, so a later flush can try again
+                    self._buffer = metrics[sent:] + self._buffer
+                raise
+
+    def log_json(self, obj: Any, artifact_file: str) -> None:
+        """Write ``obj`` as JSON to artifact ``artifact_file`` (e.g. ``"analysis/norms.json"``)."""
+        self.log_text(json.dumps(obj, indent=2, default=_json_default), artifact_file)
+
+    def log_text(self, text: str, artifact_file: str) -> None:
+        """Write ``text`` to artifact ``artifact_file``."""
+        _retry(self.client.log_text, self.run_id, text, artifact_file)
+
+    def log_artifacts(self, local_dir: str, artifact_path: str | None = None) -> None:
+        """Copy the files of ``local_dir`` into the run's artifacts (under ``artifact_path``)."""
+        _retry(self.client.log_artifacts, self.run_id, str(local_dir), artifact_path)
+
+    def finish(self, status: str = "FINISHED", reason: str | None = None) -> None:
+        """Flush, set tag ``adept.failure = reason`` when given, end the run with ``status``. Idempotent.
+
+        The terminal status is set even if the flush fails (the flush error is then recorded in the reason).
+        """
+        if status not in TERMINAL_STATUSES:
+            raise ValueError(f"finish status must be one of {TERMINAL_STATUSES}, got {status!r}")
+        if self._finished:
+            return
+        self._finished = True
+        _live_trackers.discard(self)
+        # Ending the run is not interrupted by a SIGTERM (one arriving now finds the run already ending).
+        with _uninterrupted(raise_pending=False):
+            try:
+                self.flush()
+            except Exception as exc:  # noqa: BLE001 - the run must still end
+                reason = (reason + "; " if reason else "") + f"could not send last metrics: {exc}"
+                if status == "FINISHED":
+                    status = "FAILED"
+            if reason:
+                try:
+                    _retry(self.client.set_tag, self.run_id, TAG_FAILURE, _truncate(reason, MAX_TAG_LENGTH))
+                except Exception:  # noqa: BLE001
+                    pass
+            _retry(self.client.set_terminated, self.run_id, status=status)
+        self.status = status
+
+
+def _json_default(obj: Any) -> Any:
+    """How :meth:`RunTracker.log_json` writes what JSON has no type for: arrays as lists, paths and the
+    rest as strings, dataclasses as dicts."""
+    if hasattr(obj, "tolist"):  # numpy arrays / scalars, torch tensors
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "__dataclass_fields__"):
+        from dataclasses import asdict
+
+        return asdict(obj)
+    return str(obj)
