@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from app.charts.style import empty_figure, layout, method_color, method_label, method_rank, run_styles
+from app.charts.style import empty_figure, label_lines, layout, method_color, method_label, method_rank
 
 VARIANT_LABELS = {"pt": "PT", "dept": "DePT", "adept": "ADePT", "adept_folded": "ADePT folded"}
 PILOT_COLUMNS = ["run_id", "label", "method", "padding_side", "k", "value"]
@@ -180,20 +180,8 @@ def offset_profile_with_lengths(
             ),
             secondary_y=True,
         )
-    styles = run_styles(list(profiles), methods)
-    for label, (rows, norms) in profiles.items():
-        color, dash = styles[label]
-        fig.add_trace(
-            go.Scatter(
-                x=list(rows),
-                y=[None if v is None else float(v) for v in norms],
-                name=label,
-                mode="lines",
-                line=dict(color=color, dash=dash, width=2),
-                hovertemplate=f"{label}<br>position %{{x}}<br>‖Δ‖ %{{y:.4g}}<extra></extra>",
-            ),
-            secondary_y=False,
-        )
+    for trace in label_lines(profiles, methods, mode="lines", x_name="position", y_name="‖Δ‖ "):
+        fig.add_trace(trace, secondary_y=False)
     fig.update_xaxes(title_text="position j  /  input length (tokens)")
     fig.update_yaxes(title_text="mean ‖Δ‖ at position j", rangemode="tozero", secondary_y=False)
     fig.update_yaxes(title_text="inputs", rangemode="tozero", showgrid=False, tickmode="auto", secondary_y=True)

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 
 import plotly.graph_objects as go
 
-from app.charts.style import empty_figure, layout, method_color, method_label, run_styles
+from app.charts.style import empty_figure, label_lines, layout, method_color, method_label
 
 # Categorical colours for tokens in the projection scatter (method colours are kept for methods).
 TOKEN_PALETTE = (
@@ -102,20 +102,7 @@ def lines_by_label(
     """One line per label (label -> (x, y)), coloured by ``methods[label]``; ``None`` values leave gaps."""
     if not series:
         return empty_figure("Nothing to show yet.", title, height)
-    styles = run_styles(list(series), methods)
-    fig = go.Figure()
-    for label, (x, y) in series.items():
-        color, dash = styles[label]
-        fig.add_trace(
-            go.Scatter(
-                x=list(x),
-                y=[None if v is None else float(v) for v in y],
-                name=label,
-                mode="lines+markers" if markers else "lines",
-                line=dict(color=color, dash=dash, width=2),
-                hovertemplate=f"{label}<br>{x_title} %{{x}}<br>%{{y:.4g}}<extra></extra>",
-            )
-        )
+    fig = go.Figure(label_lines(series, methods, mode="lines+markers" if markers else "lines", x_name=x_title))
     fig.update_xaxes(title_text=x_title)
     fig.update_yaxes(title_text=y_title, rangemode="tozero")
     return layout(fig, title, height=height)

@@ -69,3 +69,30 @@ def run_styles(run_ids: Sequence[str], methods: Mapping[str, str] | None) -> dic
         styles[rid] = (method_color(m), DASHES[seen[m] % len(DASHES)])
         seen[m] += 1
     return styles
+
+
+def label_lines(
+    series: Mapping[str, tuple[Sequence, Sequence[float | None]]],
+    methods: Mapping[str, str] | None,
+    *,
+    mode: str,
+    x_name: str,
+    y_name: str = "",
+) -> list[go.Scatter]:
+    """One line per label (label -> (x, y)), styled by :func:`run_styles`; ``None`` values leave gaps. The
+    hover reads ``label, <x_name> x, <y_name>y``."""
+    styles = run_styles(list(series), methods)
+    traces = []
+    for label, (x, y) in series.items():
+        color, dash = styles[label]
+        traces.append(
+            go.Scatter(
+                x=list(x),
+                y=[None if v is None else float(v) for v in y],
+                name=label,
+                mode=mode,
+                line=dict(color=color, dash=dash, width=2),
+                hovertemplate=f"{label}<br>{x_name} %{{x}}<br>{y_name}%{{y:.4g}}<extra></extra>",
+            )
+        )
+    return traces

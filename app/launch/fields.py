@@ -104,6 +104,23 @@ def remember(vals: dict) -> None:
             vals[field] = st.session_state[K + field]
 
 
+def number_field(label: str, field: str, slot: dict | None, **kwargs) -> int:
+    """``int(st.number_input(...))`` keyed ``launch.<field>``; with ``slot``, the placeholder for the field's
+    error goes under it as ``slot[field]``."""
+    value = int(st.number_input(label, key=K + field, **kwargs))
+    if slot is not None:
+        slot[field] = st.empty()
+    return value
+
+
+def text_field(label: str, field: str, slot: dict, error_field: str | None = None, **kwargs) -> str:
+    """``st.text_input(...)`` keyed ``launch.<field>``, the placeholder for its error under it as
+    ``slot[error_field or field]`` (the config's name where it differs from the form's)."""
+    value = st.text_input(label, key=K + field, **kwargs)
+    slot[error_field or field] = st.empty()
+    return value
+
+
 def preset_picker() -> None:
     """The preset selectbox, and either the preset's note or which fields were edited with a Reset button."""
     names = list(presets() or {"quick": {}})

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from app import charts, common
-from app.launch.fields import METHODS, MODE_BUDGET, MODE_LR, K
+from app.launch.fields import METHODS, MODE_BUDGET, MODE_LR, K, number_field
 
 
 @dataclass
@@ -48,27 +48,23 @@ def sizing_widgets(backbone: str, slot: dict) -> Sizing:
     d = d_model_of(backbone) if backbone else None
     if mode == MODE_BUDGET:
         with c1:
-            budget = int(
-                st.number_input(
-                    "Trainable parameters (budget)",
-                    min_value=1,
-                    step=1000,
-                    key=K + "budget",
-                    help="Soft prompt + offsets. The paper: PT's 100 tokens, i.e. 100 × d.",
-                )
+            budget = number_field(
+                "Trainable parameters (budget)",
+                "budget",
+                slot,
+                min_value=1,
+                step=1000,
+                help="Soft prompt + offsets. The paper: PT's 100 tokens, i.e. 100 × d.",
             )
-            slot["budget"] = st.empty()
         with c2:
-            l_m = int(
-                st.number_input(
-                    "DePT / ADePT prompt length l",
-                    min_value=0,
-                    step=1,
-                    key=K + "num_virtual_tokens",
-                    help="The rest of the budget goes to the offsets' rank r. Paper: 60.",
-                )
+            l_m = number_field(
+                "DePT / ADePT prompt length l",
+                "num_virtual_tokens",
+                slot,
+                min_value=0,
+                step=1,
+                help="The rest of the budget goes to the offsets' rank r. Paper: 60.",
             )
-            slot["num_virtual_tokens"] = st.empty()
         l_pt, rank = None, None
         if d:
             st.caption(
@@ -78,30 +74,22 @@ def sizing_widgets(backbone: str, slot: dict) -> Sizing:
                 st.button("Use 100 × d", on_click=use_paper_budget, args=(d,), key=K + "paper_budget")
     else:
         with c1:
-            l_pt = int(st.number_input("PT prompt length", min_value=1, step=1, key=K + "l_pt"))
+            l_pt = number_field("PT prompt length", "l_pt", None, min_value=1, step=1)
         with c2:
-            l_m = int(
-                st.number_input(
-                    "DePT / ADePT prompt length l", min_value=0, step=1, key=K + "num_virtual_tokens"
-                )
-            )
-            slot["num_virtual_tokens"] = st.empty()
+            l_m = number_field("DePT / ADePT prompt length l", "num_virtual_tokens", slot, min_value=0, step=1)
         with c1:
-            rank = int(st.number_input("DePT / ADePT rank r", min_value=1, step=1, key=K + "rank"))
-            slot["rank"] = st.empty()
+            rank = number_field("DePT / ADePT rank r", "rank", slot, min_value=1, step=1)
         budget = l_pt * d if d else None
     with c3:
-        max_length = int(
-            st.number_input(
-                "Max input tokens s",
-                min_value=8,
-                max_value=4096,
-                step=8,
-                key=K + "max_length",
-                help="Inputs are truncated to s tokens; DePT's position table has s rows.",
-            )
+        max_length = number_field(
+            "Max input tokens s",
+            "max_length",
+            slot,
+            min_value=8,
+            max_value=4096,
+            step=8,
+            help="Inputs are truncated to s tokens; DePT's position table has s rows.",
         )
-        slot["max_length"] = st.empty()
     return Sizing(mode, d, max_length, budget, l_m, l_pt, rank)
 
 

@@ -9,7 +9,7 @@ import streamlit as st
 
 from app import charts
 from app.launch import configs, fields, sizing, sources, submit
-from app.launch.fields import METHODS, K
+from app.launch.fields import METHODS, K, number_field, text_field
 
 vals = fields.remembered()
 
@@ -48,61 +48,42 @@ with form_col:
     texts, values = {}, {}
     c1, c2, c3 = st.columns(3)
     with c1:
-        texts["lr_prompt"] = st.text_input("Learning rate, soft prompt", key=K + "lr_prompt", help="Paper: 3e-1.")
-        slot["lr_prompt"] = st.empty()
+        texts["lr_prompt"] = text_field("Learning rate, soft prompt", "lr_prompt", slot, help="Paper: 3e-1.")
     with c2:
-        texts["lr_offsets"] = st.text_input("Learning rate, offsets", key=K + "lr_offsets", help="Paper: 1e-4.")
-        slot["lr_offsets"] = st.empty()
+        texts["lr_offsets"] = text_field("Learning rate, offsets", "lr_offsets", slot, help="Paper: 1e-4.")
     with c3:
-        texts["seeds"] = st.text_input("Seeds", key=K + "seeds", help="Comma-separated; one run per method and seed.")
-        slot["seed"] = st.empty()
+        texts["seeds"] = text_field(
+            "Seeds", "seeds", slot, "seed", help="Comma-separated; one run per method and seed."
+        )
     c1, c2, c3 = st.columns(3)
     with c1:
-        values["max_steps"] = int(st.number_input("Steps", min_value=1, step=10, key=K + "max_steps"))
-        slot["max_steps"] = st.empty()
+        values["max_steps"] = number_field("Steps", "max_steps", slot, min_value=1, step=10)
     with c2:
-        values["batch_size"] = int(st.number_input("Batch size", min_value=1, step=1, key=K + "batch_size"))
-        slot["batch_size"] = st.empty()
+        values["batch_size"] = number_field("Batch size", "batch_size", slot, min_value=1, step=1)
     with c3:
-        values["eval_every"] = int(
-            st.number_input("Evaluate every (steps)", min_value=1, step=5, key=K + "eval_every")
-        )
-        slot["eval_every"] = st.empty()
+        values["eval_every"] = number_field("Evaluate every (steps)", "eval_every", slot, min_value=1, step=5)
 
     with st.expander("More settings"):
         c1, c2, c3 = st.columns(3)
         with c1:
-            values["warmup_steps"] = int(
-                st.number_input("Warmup steps", min_value=0, step=5, key=K + "warmup_steps")
-            )
-            slot["warmup_steps"] = st.empty()
-            texts["lr_head"] = st.text_input(
+            values["warmup_steps"] = number_field("Warmup steps", "warmup_steps", slot, min_value=0, step=5)
+            texts["lr_head"] = text_field(
                 "Learning rate, classification head",
-                key=K + "lr_head",
+                "lr_head",
+                slot,
                 help="Only encoder backbones (MiniLM, BERT) have a head.",
             )
-            slot["lr_head"] = st.empty()
         with c2:
-            values["eval_examples"] = int(
-                st.number_input(
-                    "Validation examples per evaluation", min_value=1, step=50, key=K + "eval_examples"
-                )
+            values["eval_examples"] = number_field(
+                "Validation examples per evaluation", "eval_examples", slot, min_value=1, step=50
             )
-            slot["eval_examples"] = st.empty()
-            values["test_examples"] = int(
-                st.number_input("Test examples (0 = all)", min_value=0, step=100, key=K + "test_examples")
+            values["test_examples"] = number_field(
+                "Test examples (0 = all)", "test_examples", slot, min_value=0, step=100
             )
-            slot["test_examples"] = st.empty()
         with c3:
-            values["early_stopping_patience"] = int(
-                st.number_input(
-                    "Early stopping patience (evaluations, 0 = off)",
-                    min_value=0,
-                    step=1,
-                    key=K + "early_stopping_patience",
-                )
+            values["early_stopping_patience"] = number_field(
+                "Early stopping patience (evaluations, 0 = off)", "early_stopping_patience", slot, min_value=0, step=1
             )
-            slot["early_stopping_patience"] = st.empty()
             values["init"] = st.selectbox("Prompt initialisation", ["text", "random"], key=K + "init")
             slot["init"] = st.empty()
         c1, c2, c3 = st.columns(3)
