@@ -43,7 +43,8 @@ def pilot_by_k(
     title: str = "",
     height: int = 380,
 ) -> go.Figure:
-    """The pilot experiment (docs/analyses.md): test metric against k, the tokens prepended at test time only.
+    """The pilot experiment (docs/analyses.md, section 4): test metric against k, the tokens prepended at test
+    time only.
 
     ``pilot``: long frame ``run_id, method, padding_side, k, value`` (optional ``label``), e.g.
     :func:`pilot_frame`. Per method a mean line over its runs with a ±std band (sample std, when it has 2+

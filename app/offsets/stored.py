@@ -90,9 +90,9 @@ def analyse_buttons(pending: list[str], labels: dict[str, str], uri: str) -> Non
 
 
 def pilot_charts(usable: pd.DataFrame, info: pd.DataFrame, labels: dict[str, str], uri: str) -> None:
-    """The pilot experiment (tokens prepended at test time), one chart per backbone and task of the selected
-    runs, pooled over every analysed run of that backbone, task and budget (seeds give a spread); runs at
-    another budget (an ablation, say) are not the paper's equal-budget comparison."""
+    """The pilot experiment (docs/analyses.md 4: tokens prepended at test time), one chart per backbone and
+    task of the selected runs, pooled over every analysed run of that backbone, task and budget (seeds give a
+    spread); runs at another budget (an ablation, say) are not the paper's equal-budget comparison."""
     budget_of = usable.get("params.budget", pd.Series("", index=usable.index)).fillna("").astype(str)
     for (backbone, task_name), group in info.groupby(["backbone", "task"], sort=False):
         same = (usable["backbone"] == backbone) & (usable["task"] == task_name)
@@ -144,7 +144,8 @@ def analyses_charts(stored: dict[str, dict], info: pd.DataFrame, labels: dict[st
     snames = {rid: labels[rid] for rid in stored}
     smethods = {snames[rid]: info.loc[rid, "method"] for rid in stored}
 
-    # --- Offset sizes: histogram of ||Δ||/||e|| and the offset norm by position over the input lengths
+    # --- Offset sizes (docs/analyses.md 1.2, 1.3, 1.5): histogram of ||Δ||/||e||, the offset norm by position
+    # over the input lengths, and ADePT's tokens with the largest / smallest offsets
     with_offsets = {
         rid: res for rid, res in stored.items() if res["meta"]["method"] != "pt" and res.get("offset_stats")
     }
@@ -215,7 +216,8 @@ def analyses_charts(stored: dict[str, dict], info: pd.DataFrame, labels: dict[st
             "(DePT has no per-token offsets to rank.)"
         )
 
-    # --- Layer-1 attention: frozen backbone next to each run, grouped by the input they were measured on
+    # --- Layer-1 attention (docs/analyses.md 5): the frozen backbone next to each run, grouped by the input
+    # they were measured on
     groups: dict[tuple, list[str]] = {}
     for rid, res in stored.items():
         if res.get("attention"):
@@ -240,7 +242,7 @@ def analyses_charts(stored: dict[str, dict], info: pd.DataFrame, labels: dict[st
             "DePT's and ADePT's offsets change which tokens attend to which."
         )
 
-    # --- Latency per example: PT, DePT, ADePT and ADePT folded into the embedding table, at the run's budget
+    # --- Latency per example (docs/analyses.md 6): PT, DePT, ADePT and ADePT folded into the embedding table
     lat_runs = {rid: res["latency"] for rid, res in stored.items() if res.get("latency")}
     if lat_runs:
         st.markdown("**Latency per example** (batch 1, at each run's parameter budget)")
