@@ -1,6 +1,8 @@
-"""app/charts.py: every figure checked on its numbers (no Streamlit, no MLflow)."""
+"""app/charts/: every figure checked on its numbers (no Streamlit, no MLflow)."""
 
+import ast
 import math
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -28,6 +30,15 @@ def _runs() -> pd.DataFrame:
             "params.trainable_params": ["76800", "76800", "76800", "76800", "76051", "76051", "76051"],
         }
     )
+
+
+def test_chart_modules_never_import_streamlit():
+    """Figures stay pure functions: no chart module imports Streamlit (pages draw, charts compute)."""
+    for path in sorted(Path(charts.__file__).parent.glob("*.py")):
+        tree = ast.parse(path.read_text())
+        imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        imported |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        assert not any(m.split(".")[0] == "streamlit" for m in imported), path.name
 
 
 def test_ema_matches_hand_computed_debiased_average():

@@ -1,0 +1,107 @@
+"""Before and after the Launch buttons: the wall-time estimate of the runs, queueing them with
+``adept.launcher.enqueue`` (one OS process each, grouped as a sweep), and the message that they were queued."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import streamlit as st
+
+from app import common
+from app.launch.configs import Form, check, config_for
+from app.launch.sources import check_registry_task, offline_tasks
+
+
+def plural(n: int) -> str:
+    return "s" * (n != 1)
+
+
+def estimate(form: Form, pairs: list[tuple[str, int]], same_budget: bool) -> tuple[float, float] | None:
+    """``(seconds per run, seconds in all)`` of the ``(method, seed)`` runs; None when a config is invalid."""
+    training = common.module("training")
+    try:
+        secs = [training.estimate_seconds(config_for(form, m, s, same_budget=same_budget)) for m, s in pairs]
+    except Exception:  # noqa: BLE001 - no estimate for a config that does not validate
+        return None
+    return (sum(secs) / len(secs), sum(secs)) if secs else None
+
+
+def show_estimate(form: Form, selected: list[tuple[str, int]]) -> None:
+    """The estimated wall time of the selected runs at the queue's concurrency, after the runs waiting."""
+    est = estimate(form, selected, False)
+    if not est:
+        return
+    conc = common.concurrency()
+    queued_before = len(common.module("launcher").queued_run_ids())
+    per, total = est
+    st.metric("Estimated wall time", f"≈ {common.fmt_duration(total / conc)}")
+    st.markdown(
+        f"≈ {common.fmt_duration(per)} per run, {len(selected)} run{plural(len(selected))} "
+        f"queued, ≈ {common.fmt_duration(total / conc)} in all at concurrency {conc}"
+        + (f" (after {queued_before} run{plural(queued_before)} already waiting)" if queued_before else "")
+    )
+    st.caption(
+        "A rough figure from measured step times on a 2-core CPU; the first run of a backbone also loads it."
+    )
+
+
+def launch(form: Form, pairs: list[tuple[str, int]], compare_all: bool, errors: dict[str, str]) -> None:
+    """Queue one run per ``(method, seed)`` (``compare_all``: at one budget, method choice ignored) unless
+    something is wrong; keeps what was queued in ``st.session_state["launch_result"]``."""
+    source = form.source
+    all_cfgs = [config_for(form, m, s, same_budget=compare_all) for m, s in pairs]
+    problems = dict(errors) if not compare_all else {k: v for k, v in errors.items() if k != "method"}
+    if not problems:
+        problems = check(all_cfgs)
+    if not problems and not source.is_file and source.task not in offline_tasks():
+        err = check_registry_task(source.task, source.data_dir)
+        if err:
+            problems["task"] = err
+    if problems:
+        st.session_state.pop("launch_result", None)
+        st.error("Nothing launched. Fix: " + "; ".join(f"**{k}** — {v}" for k, v in problems.items()))
+        return
+    task_short = Path(source.data_file).stem if source.data_file else source.task
+    sweep = form.sweep or (
+        f"{'compare' if compare_all else 'launch'}-{task_short}-{time.strftime('%Y%m%d-%H%M%S')}"
+        if len(all_cfgs) > 1
+        else ""
+    )
+    launcher = common.module("launcher")
+    ids: list[str] = []
+    for cfg in all_cfgs:
+        cfg["sweep"] = sweep
+        ok, run_id = common.attempt(launcher.enqueue, cfg, what=f"Queueing {cfg['method']} seed {cfg['seed']}")
+        if not ok:
+            break
+        ids.append(run_id)
+    common.clear_caches()
+    if ids:
+        st.session_state["launch_result"] = {
+            "ids": ids,
+            "sweep": sweep,
+            "names": [f"{c['method']}-s{c['seed']}" for c in all_cfgs],
+        }
+
+
+def show_result() -> None:
+    """What the last launch queued, with links to watch and compare it."""
+    result = st.session_state.get("launch_result")
+    if not result:
+        return
+    st.success(
+        f"Queued {len(result['ids'])} run{plural(len(result['ids']))}"
+        + (f" as sweep `{result['sweep']}`" if result["sweep"] else "")
+        + ": "
+        + ", ".join(result["names"])
+        + "."
+    )
+    st.page_link("pages/runs.py", label="Watch them on the Runs page", icon=":material/arrow_forward:")
+    if result["sweep"]:
+        st.page_link(
+            "pages/compare.py",
+            label="Compare the sweep",
+            icon=":material/compare_arrows:",
+            query_params={"sweep": result["sweep"]},
+        )
