@@ -453,3 +453,13 @@ def test_registry_and_name_errors():
     # the user-file options at their defaults are accepted for registry tasks
     assert load_task("rotten-tomatoes", text_column="text", label_column="label", text_pair_column=None,
                      max_examples=3).splits["train"][0].label in (0, 1)
+
+
+def test_package_keeps_the_public_names_of_the_former_module():
+    public = ("Example", "Task", "KINDS", "SPLITS", "EXTENSIONS", "MAX_FILE_BYTES", "MAX_ROWS", "LARGE_HOLDOUT",
+              "RT_FILE", "OFFLINE_TASKS", "PAPER_TASKS", "accuracy", "f1_score", "macro_f1", "matthews_corrcoef",
+              "pearson", "spearman", "parse_float", "normalize_answer", "squad_f1", "squad_em",
+              "rotten_tomatoes_path", "pad_punctuation", "list_tasks", "task_descriptions", "load_task")
+    assert [n for n in public if not hasattr(T, n)] == []
+    assert sorted(T.__all__) == sorted(public)
+    assert list(T.PAPER_TASKS) == list_tasks()[2:]  # GLUE, SuperGLUE, the others, then MRQA, in that order
