@@ -1,6 +1,6 @@
 """Command line: ``python -m adept {train,sweep,runs,worker,warm,demo,...}``.
 
-Every flag of ``train`` is a :class:`adept.training.RunConfig` field (``--lr-prompt`` sets
+Every flag of ``train`` is a :class:`adept.config.RunConfig` field (``--lr-prompt`` sets
 ``lr_prompt``); ``--config FILE`` (JSON or YAML) gives defaults that flags override.
 """
 
@@ -45,14 +45,14 @@ HELP = {
 
 def _arg_type(annotation):
     """The argparse type for a RunConfig annotation such as ``int | None``."""
-    hint = typing.get_type_hints(__import__("adept.training", fromlist=["RunConfig"]).RunConfig)[annotation]
+    hint = typing.get_type_hints(__import__("adept.config", fromlist=["RunConfig"]).RunConfig)[annotation]
     args = [a for a in typing.get_args(hint) if a is not type(None)]
     base = args[0] if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union else hint
     return base
 
 
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
-    from adept.training import RunConfig
+    from adept.config import RunConfig
 
     for f in dataclasses.fields(RunConfig):
         if f.name == "extra":
@@ -80,7 +80,7 @@ def read_config_file(path: str) -> dict:
 
 
 def config_from_args(args) -> dict:
-    from adept.training import RunConfig
+    from adept.config import RunConfig
 
     cfg = read_config_file(args.config) if args.config else {}
     for f in dataclasses.fields(RunConfig):
@@ -91,8 +91,9 @@ def config_from_args(args) -> dict:
 
 
 def cmd_train(args) -> int:
+    from adept.config import RunConfig
     from adept.tracking import RunKilled
-    from adept.training import RunConfig, train
+    from adept.training import train
 
     cfg = RunConfig.from_dict(config_from_args(args))
     cfg.validate()
@@ -140,7 +141,7 @@ def expand_sweep(spec: dict) -> list[dict]:
 
 def cmd_sweep(args) -> int:
     from adept import launcher
-    from adept.training import RunConfig
+    from adept.config import RunConfig
 
     spec = read_config_file(args.file)
     configs = expand_sweep(spec)
@@ -252,7 +253,8 @@ def cmd_tasks(args) -> int:
 
 def cmd_demo(args) -> int:
     """A short PT / DePT / ADePT comparison on the fast backbone, printed as a table."""
-    from adept.training import PRESETS, train
+    from adept.config import PRESETS
+    from adept.training import train
 
     rows = []
     for method in ("pt", "dept", "adept"):

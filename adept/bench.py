@@ -53,8 +53,8 @@ SPLIT_LENGTH = 60
 def training_batch(backbone, batch_size: int = 8, max_length: int = 128, task_name: str = "rotten-tomatoes",
                    offset: int = 0) -> dict[str, torch.Tensor]:
     """A real training batch (``Encoder.collate`` of the task's first training examples), right padded."""
+    from adept.encoding import Encoder
     from adept.tasks import load_task
-    from adept.training import Encoder
 
     task = load_task(task_name)
     enc = Encoder(task, backbone.tokenizer, backbone.kind, max_length)
@@ -192,9 +192,9 @@ def bench_inference(backbone_name: str, *, repeats: int = 5, examples: int = 8, 
     unfolded. Returns ``{"backbone", "median_ms": {...}, "ratio": {"folded/bare", "unfolded/folded"},
     "max_abs_diff": folded vs unfolded scores}``."""
     from adept.backbones import load_backbone
+    from adept.encoding import Encoder
     from adept.methods import PromptTunedModel
     from adept.tasks import load_task
-    from adept.training import Encoder
 
     bb = load_backbone(backbone_name)
     num_labels = 2 if bb.kind == "encoder" else None
@@ -233,7 +233,7 @@ def populate_store(uri: str, n_runs: int = 1000, experiment: str = "bench-runs",
     from mlflow import MlflowClient
     from mlflow.store.tracking.dbmodels.models import SqlLatestMetric, SqlMetric, SqlParam, SqlRun, SqlTag
 
-    from adept.training import RunConfig
+    from adept.config import RunConfig
 
     client = MlflowClient(tracking_uri=uri)
     db = tracking_sqlite_path(uri)
@@ -362,7 +362,8 @@ def _rss_mib() -> float:
 def _memory_child(config_json: str) -> dict:
     import mlflow  # noqa: F401 - imported before the baseline, like a real run process
 
-    from adept.training import RunConfig, train
+    from adept.config import RunConfig
+    from adept.training import train
 
     baseline = _rss_mib()
     cfg = RunConfig.from_dict(json.loads(config_json))

@@ -38,7 +38,8 @@ def test_smollm2_adept_fold_is_exact_and_unties_only_the_input(smollm2):
 def test_minilm_trains_a_few_steps(tmp_path, monkeypatch):
     monkeypatch.setenv("ADEPT_HOME", str(tmp_path))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
-    from adept.training import PRESETS, train
+    from adept.config import PRESETS
+    from adept.training import train
 
     out = train({**PRESETS["quick"], "method": "adept", "max_steps": 20, "eval_every": 20, "eval_examples": 64,
                  "test_examples": 64, "experiment": "slow"}, progress=False)

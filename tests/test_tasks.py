@@ -12,7 +12,15 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from adept import tasks as T  # noqa: E402
-from adept.tasks import Example, Task, list_tasks, load_task  # noqa: E402
+from adept.tasks import (  # noqa: E402
+    Example,
+    Task,
+    list_tasks,
+    load_task,
+    paper_loading,
+    rotten_tomatoes,
+    user_files,
+)
 
 
 def _texts(split):
@@ -49,8 +57,8 @@ def test_rotten_tomatoes_deterministic_per_seed_and_cached():
     assert a.splits == b.splits
     c = load_task("rotten-tomatoes", seed=1)
     assert len(c.splits["test"]) == 1275 and set(_texts(c.splits["test"])) != set(_texts(a.splits["test"]))
-    T._rt_corpus.cache_clear()
-    T._offline_splits.cache_clear()
+    rotten_tomatoes._rt_corpus.cache_clear()
+    rotten_tomatoes._offline_splits.cache_clear()
     t0 = time.perf_counter()
     load_task("rotten-tomatoes")
     cold = time.perf_counter() - t0
@@ -306,7 +314,7 @@ def test_hub_path_calls_load_dataset(monkeypatch):
         return datasets.Dataset.from_pandas(pd.DataFrame({"sentence": [f"{split} {i}" for i in range(4)],
                                                           "label": [0, 1, 0, 1]}))
 
-    monkeypatch.setattr(T, "_is_offline", lambda: False)
+    monkeypatch.setattr(paper_loading, "_is_offline", lambda: False)
     monkeypatch.setattr(datasets, "load_dataset", fake_load)
     task = load_task("glue-sst2")
     assert calls == [("nyu-mll/glue", "sst2", "train", None), ("nyu-mll/glue", "sst2", "validation", None)]
@@ -417,11 +425,11 @@ def test_user_file_errors(tmp_path, monkeypatch):
     (tmp_path / "blank.csv").write_text("text,label\na,x\n,y\n")
     with pytest.raises(ValueError, match=r"have an empty 'text' \(data rows 2\)"):
         load_task(str(tmp_path / "blank.csv"))
-    monkeypatch.setattr(T, "MAX_FILE_BYTES", 100)
+    monkeypatch.setattr(user_files, "MAX_FILE_BYTES", 100)
     with pytest.raises(ValueError, match=r"too large \(0 MB > 0 MB\)"):
         load_task(str(good), text_column="review", label_column="y")
-    monkeypatch.setattr(T, "MAX_FILE_BYTES", 200_000_000)
-    monkeypatch.setattr(T, "MAX_ROWS", 10)
+    monkeypatch.setattr(user_files, "MAX_FILE_BYTES", 200_000_000)
+    monkeypatch.setattr(user_files, "MAX_ROWS", 10)
     with pytest.raises(ValueError, match=r"too large \(40 rows > 10\)"):
         load_task(str(good), text_column="review", label_column="y")
     _write(_user_df(), tmp_path / "big.parquet")
@@ -445,3 +453,13 @@ def test_registry_and_name_errors():
     # the user-file options at their defaults are accepted for registry tasks
     assert load_task("rotten-tomatoes", text_column="text", label_column="label", text_pair_column=None,
                      max_examples=3).splits["train"][0].label in (0, 1)
+
+
+def test_package_keeps_the_public_names_of_the_former_module():
+    public = ("Example", "Task", "KINDS", "SPLITS", "EXTENSIONS", "MAX_FILE_BYTES", "MAX_ROWS", "LARGE_HOLDOUT",
+              "RT_FILE", "OFFLINE_TASKS", "PAPER_TASKS", "accuracy", "f1_score", "macro_f1", "matthews_corrcoef",
+              "pearson", "spearman", "parse_float", "normalize_answer", "squad_f1", "squad_em",
+              "rotten_tomatoes_path", "pad_punctuation", "list_tasks", "task_descriptions", "load_task")
+    assert [n for n in public if not hasattr(T, n)] == []
+    assert sorted(T.__all__) == sorted(public)
+    assert list(T.PAPER_TASKS) == list_tasks()[2:]  # GLUE, SuperGLUE, the others, then MRQA, in that order

@@ -1,0 +1,218 @@
+"""The run configuration: :class:`RunConfig` (every field of a run, validated once, at the edge), the
+``PRESETS`` the dashboard and CLI offer (with ``PRESET_NOTES``), a rough CPU time estimate
+(:func:`estimate_seconds`) and the CLI line that reruns a config (:func:`reproduce_command`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from adept import budget as budget_mod
+from adept.backbones import BACKBONE_INFO, backbone_d_model
+
+METHODS = budget_mod.METHODS
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines a run. ``budget`` (trainable params of prompt + offsets) solves ``l`` and
+    ``r`` with :func:`adept.budget.solve`; otherwise give ``num_virtual_tokens`` and ``rank``."""
+
+    method: str = "adept"
+    backbone: str = "smollm2-135m"
+    task: str = "rotten-tomatoes"
+    budget: int | None = None
+    num_virtual_tokens: int | None = None
+    rank: int | None = None
+    max_length: int = 128
+    lr_prompt: float = 0.3
+    lr_offsets: float = 1e-4
+    lr_head: float = 1e-3
+    batch_size: int = 8
+    max_steps: int = 300
+    warmup_steps: int = 30
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    eval_every: int = 50
+    eval_examples: int = 200
+    test_examples: int | None = None
+    eval_batch_size: int = 32
+    seed: int = 0
+    device: str = "auto"
+    early_stopping_patience: int = 0
+    init: str = "text"
+    init_text: str = "Classify this text:"
+    padding_side: str = "right"
+    adept_depth: int = 1
+    adept_activation: str = "relu"
+    adept_bias: bool = True
+    zero_shot: bool = True
+    experiment: str = "adept-lab"
+    sweep: str = ""
+    run_name: str = ""
+    data_file: str | None = None
+    text_column: str = "text"
+    text_pair_column: str | None = None
+    label_column: str = "label"
+    data_dir: str | None = None
+    max_train_examples: int | None = None
+    resume_from: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> RunConfig:
+        """Build from a plain dict (JSON, YAML, a form); unknown keys are an error, not silently dropped."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(
+                f"Unknown config field(s) {', '.join(unknown)}: valid fields are {', '.join(sorted(names))}."
+            )
+        return cls(**data)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def task_name(self) -> str:
+        return self.data_file or self.task
+
+    def field_errors(self) -> dict[str, str]:
+        """``{field: "what is wrong — what to do"}`` for every invalid field (empty when valid)."""
+        err: dict[str, str] = {}
+
+        def need(cond: bool, name: str, msg: str) -> None:
+            if not cond and name not in err:
+                err[name] = msg
+
+        need(str(self.method).lower() in METHODS, "method", f"{self.method!r} is not a method — use pt, dept or adept")
+        need(isinstance(self.backbone, str) and bool(self.backbone.strip()), "backbone", "empty — pick a backbone")
+        need(bool(self.task) or bool(self.data_file), "task", "empty — pick a task or upload a data file")
+        for name in ("max_length", "batch_size", "max_steps", "eval_every", "eval_examples", "eval_batch_size"):
+            value = getattr(self, name)
+            need(isinstance(value, int) and not isinstance(value, bool) and value > 0, name,
+                 f"{value!r} — must be a positive integer")
+        for name in ("lr_prompt", "lr_offsets", "lr_head"):
+            value = getattr(self, name)
+            need(isinstance(value, int | float) and 0 < value <= 10, name, f"{value!r} — a learning rate in (0, 10]")
+        for name in ("warmup_steps", "early_stopping_patience", "seed"):
+            value = getattr(self, name)
+            need(isinstance(value, int) and value >= 0, name, f"{value!r} — must be an integer >= 0")
+        need(isinstance(self.weight_decay, int | float) and self.weight_decay >= 0, "weight_decay", "must be >= 0")
+        need(isinstance(self.grad_clip, int | float) and self.grad_clip >= 0, "grad_clip", "must be >= 0 (0 = off)")
+        if isinstance(self.warmup_steps, int) and isinstance(self.max_steps, int):
+            need(self.warmup_steps <= self.max_steps, "warmup_steps",
+                 f"{self.warmup_steps} warmup steps exceed max_steps {self.max_steps} — lower it")
+        for name in ("budget", "num_virtual_tokens", "rank", "test_examples", "max_train_examples"):
+            value = getattr(self, name)
+            need(value is None or (isinstance(value, int) and value >= 0), name,
+                 f"{value!r} — leave empty or give an integer >= 0")
+        need(self.device in ("auto", "cpu", "cuda") or str(self.device).startswith("cuda:"), "device",
+             "use auto, cpu or cuda")
+        need(self.init in ("text", "random"), "init", "use text or random")
+        need(self.padding_side in ("left", "right"), "padding_side", "use left or right")
+        need(self.adept_activation in ("relu", "gelu", "identity"), "adept_activation", "use relu, gelu or identity")
+        need(isinstance(self.adept_depth, int) and self.adept_depth >= 1, "adept_depth", "must be >= 1")
+        if self.data_file:
+            need(Path(self.data_file).exists(), "data_file", f"{self.data_file} does not exist — upload it again")
+        if not err:
+            try:
+                self.solved()
+            except ValueError as exc:
+                err["budget" if self.budget is not None else "num_virtual_tokens"] = str(exc)
+        return err
+
+    def validate(self) -> RunConfig:
+        """Raise one ValueError naming every invalid field; return self when valid."""
+        errors = self.field_errors()
+        if errors:
+            raise ValueError("Invalid run config: " + "; ".join(f"{k}: {v}" for k, v in errors.items()))
+        return self
+
+    def d_model(self) -> int:
+        d = backbone_d_model(self.backbone)
+        if d is None:
+            raise ValueError(
+                f"Cannot tell the width of backbone {self.backbone!r}: use a registry name or a model folder."
+            )
+        return d
+
+    def solved(self) -> budget_mod.Solution:
+        """``(l, r)`` this config trains, with the parameter count (prompt + offsets)."""
+        method, d = self.method.lower(), self.d_model()
+        options = {"depth": self.adept_depth, "bias": self.adept_bias} if method == "adept" else {}
+        if self.budget is not None:
+            return budget_mod.solve(method, d, self.max_length, self.budget,
+                                    self.num_virtual_tokens if method != "pt" else None, **options)
+        if method == "pt":
+            l_pt = self.num_virtual_tokens if self.num_virtual_tokens is not None else 100
+            return budget_mod.Solution(l_pt, 0, l_pt * d, l_pt * d)
+        if self.rank is None:
+            return budget_mod.solve(method, d, self.max_length, 100 * d, self.num_virtual_tokens, **options)
+        l_m = 60 if self.num_virtual_tokens is None else self.num_virtual_tokens
+        if self.rank <= 0:
+            raise ValueError(f"rank must be positive for {method.upper()}: set rank or a budget.")
+        params = budget_mod.param_count(method, d, self.max_length, l_m, self.rank, **options)
+        return budget_mod.Solution(l_m, self.rank, params, params)
+
+    def display_name(self) -> str:
+        task = Path(self.data_file).stem if self.data_file else self.task
+        return self.run_name or f"{self.method.lower()}-{task}-s{self.seed}"
+
+
+PRESETS: dict[str, dict] = {
+    "quick": {
+        "backbone": "minilm-l6", "task": "rotten-tomatoes", "budget": 100 * 384, "num_virtual_tokens": 60,
+        "max_length": 64, "lr_prompt": 0.03, "lr_offsets": 1e-3, "lr_head": 3e-3, "batch_size": 16,
+        "max_steps": 150, "warmup_steps": 15, "eval_every": 25, "eval_examples": 300, "test_examples": 600,
+        "init": "random", "zero_shot": False,
+    },
+    "faithful": {
+        "backbone": "smollm2-135m", "task": "rotten-tomatoes", "budget": 100 * 576, "num_virtual_tokens": 60,
+        "max_length": 96, "lr_prompt": 0.3, "lr_offsets": 1e-4, "batch_size": 8, "max_steps": 300,
+        "warmup_steps": 30, "eval_every": 50, "eval_examples": 200, "test_examples": 400, "init": "text",
+        "zero_shot": True,
+    },
+}
+PRESET_NOTES = {
+    "quick": "MiniLM-L6 encoder + head, 150 steps: about 2-4 minutes per run on 2 idle CPU cores.",
+    "faithful": "SmolLM2-135M, the paper's recipe scaled down (l=100 budget, l=60 for DePT/ADePT, "
+                "lr 3e-1 / 1e-4, 300 steps): about 20-30 minutes per run on 2 idle CPU cores.",
+}
+
+
+def estimate_seconds(config: dict | RunConfig) -> float:
+    """Rough wall time on a 2-core CPU: measured seconds per step (batch 8, ~40 tokens, 100 prompt
+    tokens) scaled by batch and sequence length, plus evaluation passes and model loading."""
+    cfg = config if isinstance(config, RunConfig) else RunConfig.from_dict(config)
+    info = BACKBONE_INFO.get(cfg.backbone, {"sec_per_step_cpu": 3.0})
+    try:
+        length = cfg.solved()[0]
+    except ValueError:
+        length = 100
+    seq = (length + min(cfg.max_length, 48)) / (100 + 40)
+    step = info["sec_per_step_cpu"] * (cfg.batch_size / 8) * seq
+    evals = cfg.max_steps // cfg.eval_every + 1
+    forward = max(step / 3 / 8, 0.01)  # an eval example costs about a third of a training example
+    eval_s = forward * (evals * cfg.eval_examples + (cfg.test_examples or 1300))
+    if cfg.zero_shot and info.get("kind") != "encoder":
+        eval_s += forward * (cfg.test_examples or 1300)
+    load = 8.0 + {"smollm2-135m": 8.0, "minilm-l6": 4.0}.get(cfg.backbone, 1.0)  # process start + weights
+    return cfg.max_steps * step + eval_s + load
+
+
+def reproduce_command(cfg: RunConfig) -> str:
+    """A CLI line that reruns this config (flags for every field that differs from the defaults)."""
+    default = RunConfig()
+    parts = ["python", "-m", "adept", "train"]
+    for f in dataclasses.fields(RunConfig):
+        value = getattr(cfg, f.name)
+        if f.name in ("resume_from", "extra") or value == getattr(default, f.name):
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        if isinstance(value, bool):
+            parts.append(flag if value else "--no-" + f.name.replace("_", "-"))
+        else:
+            parts += [flag, str(value)]
+    return shlex.join(parts)
