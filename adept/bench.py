@@ -11,7 +11,7 @@ Figures (one printed line each):
   padded input length), since the offset network is tiny.
 * ``ours-pt/peft-pt``: our PT against PEFT's ``PromptTuning`` on the same causal backbone, batch and
   prompt length. PEFT's causal-LM forward computes the vocabulary head at every position of
-  ``[P ; x]`` (NOTES.md); ours only at the label positions. Target: at most 1.0.
+  ``[P ; x]`` (its logits include the virtual-token positions); ours only at the label positions. Target: at most 1.0.
 * ``adept-folded/bare``: ADePT with its offsets folded into the embedding table against the bare backbone
   reading the same soft prompt (PT with ADePT's prompt), per-example inference latency. Target: 1.00
   within noise. ``adept-unfolded/adept-folded``: the runtime FFN's overhead.

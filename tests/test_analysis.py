@@ -9,8 +9,9 @@ import torch
 import adept
 from adept import analysis as A
 from adept import tracking
+from adept.encoding import Encoder, evaluate
 from adept.tasks import load_task
-from adept.training import Encoder, evaluate, train
+from adept.training import train
 
 
 def build(bb, method, prompt=6, r=5, max_length=48, **kw):

@@ -111,7 +111,7 @@ def test_enqueue_creates_scheduled_run_and_queue_file(store, monkeypatch):
 
 
 def test_enqueue_takes_a_run_config_as_well_as_a_dict(store):
-    from adept.training import RunConfig
+    from adept.config import RunConfig
 
     cfg = RunConfig.from_dict({**TINY, "seed": 5, "method": "PT"})
     run_id = launcher.enqueue(cfg, start_worker=False)

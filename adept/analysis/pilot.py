@@ -53,7 +53,7 @@ def _frame(encoder, ids: list[int]) -> tuple[int, int]:
     special = set(getattr(encoder.tok, "all_special_ids", []) or [])
     head = 1 if ids and ids[0] in special else 0
     if encoder.kind == "causal":
-        from adept.training import CAUSAL_SUFFIX
+        from adept.encoding import CAUSAL_SUFFIX
 
         tail = len(encoder._ids(CAUSAL_SUFFIX))
     else:
@@ -64,9 +64,9 @@ def _frame(encoder, ids: list[int]) -> tuple[int, int]:
 @torch.no_grad()
 def evaluate_ids(model, encoder, id_lists: list[list[int]], references: list, batch_size: int = 32
                  ) -> dict[str, float]:
-    """The task's metrics for already-built source ids: :func:`adept.training.evaluate_ids`, the same code the
+    """The task's metrics for already-built source ids: :func:`adept.encoding.evaluate_ids`, the same code the
     training loop evaluates with, so the pilot's k = 0 point is the run's own metric."""
-    from adept.training import evaluate_ids as evaluate_source_ids
+    from adept.encoding import evaluate_ids as evaluate_source_ids
 
     return evaluate_source_ids(model, encoder, id_lists, references, batch_size)
 

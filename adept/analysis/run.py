@@ -38,7 +38,7 @@ ANALYSIS_VERSION = 1
 
 def _run_config(run_id: str):
     from adept import tracking
-    from adept.training import RunConfig
+    from adept.config import RunConfig
 
     cfg = tracking.load_json_artifact(run_id, "config.json")
     if cfg is None:
@@ -57,9 +57,9 @@ def load_run_model(run_id: str, device: str | None = None):
     """
     from adept import tracking
     from adept.backbones import load_backbone
+    from adept.encoding import Encoder
     from adept.methods import load_adapter
     from adept.tasks import load_task
-    from adept.training import Encoder
 
     cfg = _run_config(run_id)
     try:

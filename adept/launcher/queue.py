@@ -21,8 +21,8 @@ from adept.launcher.paths import _started_dir, _uri, queue_dir
 from adept.launcher.repair import _int
 from adept.tracking import TAG_FAILURE, TAG_HOST, TAG_PID, TAG_PID_START, TAG_STOP, TAG_WORKER_PID
 
-if TYPE_CHECKING:  # adept.training imports torch: loaded only when a config is parsed
-    from adept.training import RunConfig
+if TYPE_CHECKING:  # adept.config imports torch (through adept.backbones): loaded only when a config is parsed
+    from adept.config import RunConfig
 
 CANCELLED_REASON = "cancelled before start"
 
@@ -32,13 +32,13 @@ CANCELLED_REASON = "cancelled before start"
 
 
 def _parse(config: RunConfig | dict) -> RunConfig:
-    """The validated :class:`~adept.training.RunConfig` of ``config`` (a dict of its fields, or one itself,
+    """The validated :class:`~adept.config.RunConfig` of ``config`` (a dict of its fields, or one itself,
     which is copied, never changed); ``ValueError`` names every bad field.
 
     The method is lower-cased, and relative ``data_file`` / ``data_dir`` paths are made absolute, because
     the run process starts in the repository root, not in the caller's working directory.
     """
-    from adept.training import RunConfig
+    from adept.config import RunConfig
 
     if isinstance(config, RunConfig):
         config = config.to_dict()
@@ -55,8 +55,8 @@ def _parse(config: RunConfig | dict) -> RunConfig:
 
 def reproduce_command(config: RunConfig | dict) -> str:
     """The ``python -m adept train ...`` line that reruns ``config`` (flags for non-default fields)."""
-    from adept.training import RunConfig
-    from adept.training import reproduce_command as command
+    from adept.config import RunConfig
+    from adept.config import reproduce_command as command
 
     return command(config if isinstance(config, RunConfig) else RunConfig.from_dict(dict(config)))
 

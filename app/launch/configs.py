@@ -1,4 +1,4 @@
-"""The Launch form turned into run configs (``adept.training.RunConfig`` dicts) and checked: the form's own
+"""The Launch form turned into run configs (``adept.config.RunConfig`` dicts) and checked: the form's own
 errors (numbers, seeds, backbone, data file) and each config's ``field_errors``, shown under their fields."""
 
 from __future__ import annotations
@@ -127,11 +127,11 @@ def config_for(form: Form, method: str, seed: int, *, same_budget: bool = False,
 
 def check(configs: list[dict]) -> dict[str, str]:
     """``{field: message}`` of every config (messages of different methods joined), plus the form's own."""
-    training = common.module("training")
+    config = common.module("config")
     found: dict[str, list[str]] = {}
     for cfg in configs:
         try:
-            rc = training.RunConfig.from_dict(cfg)
+            rc = config.RunConfig.from_dict(cfg)
             problems = rc.field_errors()
         except (TypeError, ValueError) as exc:
             problems = {"general": str(exc)}

@@ -1,4 +1,4 @@
-"""The Launch form's fields: widget keys, defaults, presets (``adept.training.PRESETS``), and their values
+"""The Launch form's fields: widget keys, defaults, presets (``adept.config.PRESETS``), and their values
 kept in ``st.session_state["launch_vals"]`` so they survive a visit to another page (Streamlit forgets the
 state of widgets that were not drawn in a run)."""
 
@@ -48,11 +48,11 @@ BASE = {
 
 
 def presets() -> dict:
-    return getattr(common.module("training"), "PRESETS", {})
+    return getattr(common.module("config"), "PRESETS", {})
 
 
 def preset_values(name: str) -> dict:
-    """Form values of preset ``name`` (``adept.training.PRESETS``) on top of :data:`BASE`."""
+    """Form values of preset ``name`` (``adept.config.PRESETS``) on top of :data:`BASE`."""
     preset = dict(presets().get(name, {}))
     vals = dict(BASE)
     for key in (
@@ -124,7 +124,7 @@ def text_field(label: str, field: str, slot: dict, error_field: str | None = Non
 def preset_picker() -> None:
     """The preset selectbox, and either the preset's note or which fields were edited with a Reset button."""
     names = list(presets() or {"quick": {}})
-    notes = getattr(common.module("training"), "PRESET_NOTES", {})
+    notes = getattr(common.module("config"), "PRESET_NOTES", {})
     st.session_state.setdefault(K + "preset", "quick" if "quick" in names else names[0])
     st.selectbox(
         "Preset (fills the form)",

@@ -19,9 +19,9 @@ def plural(n: int) -> str:
 
 def estimate(form: Form, pairs: list[tuple[str, int]], same_budget: bool) -> tuple[float, float] | None:
     """``(seconds per run, seconds in all)`` of the ``(method, seed)`` runs; None when a config is invalid."""
-    training = common.module("training")
+    config = common.module("config")
     try:
-        secs = [training.estimate_seconds(config_for(form, m, s, same_budget=same_budget)) for m, s in pairs]
+        secs = [config.estimate_seconds(config_for(form, m, s, same_budget=same_budget)) for m, s in pairs]
     except Exception:  # noqa: BLE001 - no estimate for a config that does not validate
         return None
     return (sum(secs) / len(secs), sum(secs)) if secs else None

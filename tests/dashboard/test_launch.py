@@ -9,7 +9,7 @@ from .helpers import app, errors, figures, runs_df
 
 def test_launch_shows_equal_budget_solution_and_time_estimate(store):
     from adept import budget
-    from adept.training import PRESETS, RunConfig, estimate_seconds
+    from adept.config import PRESETS, RunConfig, estimate_seconds
 
     at = app()
     assert at.selectbox(key="launch.preset").value == "quick"
