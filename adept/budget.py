@@ -15,6 +15,8 @@ For d=768, s=256, budget 76,800: PT l=100; DePT l=60 r=30 (76,800); ADePT l=60 r
 
 from __future__ import annotations
 
+import math
+
 METHODS = ("pt", "dept", "adept")
 ACTIVATIONS = ("relu", "gelu", "identity")
 
@@ -82,6 +84,63 @@ def param_count(
     return num_virtual_tokens * d_model + offset_param_count(method, d_model, max_length, rank, **options)
 
 
+# Sizes past these are typos, not experiments: the solver refuses them with a message instead of
+# computing (and a caller allocating) something absurd.
+MAX_BUDGET = 10**10
+MAX_D_MODEL = 2**17
+MAX_LENGTH = 2**20
+
+
+def _size(name: str, value, cap: int, minimum: int = 1) -> int:
+    """``value`` as an int in ``[minimum, cap]``; ValueError naming ``name`` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value or value in (
+            float("inf"), float("-inf")) or int(value) != value:
+        raise ValueError(f"{name} must be a whole number, got {value!r}.")
+    value = int(value)
+    if value < minimum:
+        raise ValueError(f"{name} must be {'a positive integer' if minimum == 1 else f'>= {minimum}'}, "
+                         f"got {value!r}.")
+    if value > cap:
+        raise ValueError(f"{name} {value:,} is over the cap of {cap:,}: check the number (a typo?).")
+    return value
+
+
+def max_rank(method: str, d_model: int, max_length: int, free: int, *, depth: int = 1, bias: bool = True) -> int:
+    """The largest rank ``r`` whose offset count (:func:`offset_param_count`) fits in ``free`` parameters
+    (0 when not even rank 1 fits), in closed form:
+
+    DePT:           ``r (s + d) <= free``                  ->  ``r = floor(free / (s + d))``
+    ADePT depth 1:  ``r (2d + b) + b d <= free``           ->  ``r = floor((free - b d) / (2d + b))``
+    ADePT depth k:  ``(k-1) r^2 + (2d + k b) r + b d <= free``: the positive root of the quadratic, floored
+    with an exact integer square root and checked at ``r`` and ``r + 1``
+
+    with ``b = 1`` when the offset network has biases, else 0.
+    """
+    method = normalize_method(method)
+    if method == "pt":
+        return 0
+    if method == "dept":
+        return max(0, free // (max_length + d_model))
+    b = 1 if bias else 0
+    c = free - b * d_model
+    if c <= 0:
+        return 0
+    lin = 2 * d_model + depth * b
+    if depth <= 1:
+        return c // lin
+    a = depth - 1
+    r = (math.isqrt(lin * lin + 4 * a * c) - lin) // (2 * a)
+
+    def fits(rank: int) -> bool:
+        return a * rank * rank + lin * rank <= c
+
+    while fits(r + 1):  # isqrt floors: at most one step either way
+        r += 1
+    while r > 0 and not fits(r):
+        r -= 1
+    return r
+
+
 def solve(
     method: str,
     d_model: int,
@@ -93,13 +152,17 @@ def solve(
     """Largest configuration of ``method`` whose trainable count does not exceed ``budget``.
 
     PT: ``l = floor(budget / d)``, ``r = 0``. DePT / ADePT: ``l`` is given (default: 60 % of PT's
-    length, the paper's 60-of-100 split) and ``r`` is the largest rank that still fits.
-    Raises ``ValueError`` when the budget cannot hold the requested prompt plus a rank-1 offset.
+    length, the paper's 60-of-100 split) and ``r`` is the largest rank that still fits
+    (:func:`max_rank`, closed form: the time does not grow with the budget).
+    Raises ``ValueError`` when the budget cannot hold the requested prompt plus a rank-1 offset, and for
+    sizes past :data:`MAX_BUDGET`, :data:`MAX_D_MODEL`, :data:`MAX_LENGTH`.
     """
     method = normalize_method(method)
-    for name, value in (("d_model", d_model), ("max_length", max_length), ("budget", budget)):
-        if int(value) <= 0:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+    d_model = _size("d_model", d_model, MAX_D_MODEL)
+    max_length = _size("max_length", max_length, MAX_LENGTH)
+    budget = _size("budget", budget, MAX_BUDGET)
+    if num_virtual_tokens is not None:
+        num_virtual_tokens = _size("num_virtual_tokens", num_virtual_tokens, MAX_LENGTH, minimum=0)
     if method == "pt":
         length = budget // d_model if num_virtual_tokens is None else num_virtual_tokens
         if length <= 0:
@@ -114,21 +177,14 @@ def solve(
 
     if num_virtual_tokens is None:
         num_virtual_tokens = (budget // d_model) * 6 // 10
-    if num_virtual_tokens < 0:
-        raise ValueError(f"num_virtual_tokens must be >= 0, got {num_virtual_tokens}.")
     free = budget - num_virtual_tokens * d_model
-    if param_count(method, d_model, max_length, num_virtual_tokens, 1, **options) > budget:
+    rank = max_rank(method, d_model, max_length, free, **options)
+    if rank < 1:
         most = max(0, (budget - param_count(method, d_model, max_length, 0, 1, **options)) // d_model)
         raise ValueError(
             f"Budget {budget:,} cannot hold a {num_virtual_tokens}-token prompt ({num_virtual_tokens * d_model:,} "
             f"params) plus a rank-1 {method.upper()} offset: use at most {most} prompt tokens or a larger budget."
         )
-    # Offset counts grow monotonically in r: step up while the next rank still fits.
-    rank = max(1, free // (2 * d_model + max_length + 1))
-    while param_count(method, d_model, max_length, num_virtual_tokens, rank + 1, **options) <= budget:
-        rank += 1
-    while rank > 1 and param_count(method, d_model, max_length, num_virtual_tokens, rank, **options) > budget:
-        rank -= 1
     used = param_count(method, d_model, max_length, num_virtual_tokens, rank, **options)
     return Solution(num_virtual_tokens, rank, used, budget)
 
