@@ -15,6 +15,15 @@ from adept.backbones import BACKBONE_INFO, backbone_d_model
 METHODS = budget_mod.METHODS
 
 
+class ConfigError(ValueError):
+    """Invalid run config: ``errors`` is ``{field: "what is wrong — what to do"}`` (a form shows each message
+    under its field); the text is "Invalid run config: field: message; ..."."""
+
+    def __init__(self, errors: dict[str, str]):
+        self.errors = dict(errors)
+        super().__init__("Invalid run config: " + "; ".join(f"{k}: {v}" for k, v in self.errors.items()))
+
+
 @dataclass
 class RunConfig:
     """Everything that defines a run. ``budget`` (trainable params of prompt + offsets) solves ``l`` and
@@ -64,8 +73,10 @@ class RunConfig:
     @classmethod
     def from_dict(cls, data: dict) -> RunConfig:
         """Build from a plain dict (JSON, YAML, a form); unknown keys are an error, not silently dropped."""
+        if not isinstance(data, dict):
+            raise ValueError(f"A run config is a mapping of RunConfig fields, got {type(data).__name__}.")
         names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
+        unknown = sorted(str(k) for k in data if k not in names)
         if unknown:
             raise ValueError(
                 f"Unknown config field(s) {', '.join(unknown)}: valid fields are {', '.join(sorted(names))}."
@@ -79,55 +90,23 @@ class RunConfig:
         return self.data_file or self.task
 
     def field_errors(self) -> dict[str, str]:
-        """``{field: "what is wrong — what to do"}`` for every invalid field (empty when valid)."""
-        err: dict[str, str] = {}
+        """``{field: "what is wrong — what to do"}`` for every invalid field (empty when valid); the rules
+        live in :mod:`adept.config_checks`."""
+        from adept.config_checks import field_errors
 
-        def need(cond: bool, name: str, msg: str) -> None:
-            if not cond and name not in err:
-                err[name] = msg
+        return field_errors(self)
 
-        need(str(self.method).lower() in METHODS, "method", f"{self.method!r} is not a method — use pt, dept or adept")
-        need(isinstance(self.backbone, str) and bool(self.backbone.strip()), "backbone", "empty — pick a backbone")
-        need(bool(self.task) or bool(self.data_file), "task", "empty — pick a task or upload a data file")
-        for name in ("max_length", "batch_size", "max_steps", "eval_every", "eval_examples", "eval_batch_size"):
-            value = getattr(self, name)
-            need(isinstance(value, int) and not isinstance(value, bool) and value > 0, name,
-                 f"{value!r} — must be a positive integer")
-        for name in ("lr_prompt", "lr_offsets", "lr_head"):
-            value = getattr(self, name)
-            need(isinstance(value, int | float) and 0 < value <= 10, name, f"{value!r} — a learning rate in (0, 10]")
-        for name in ("warmup_steps", "early_stopping_patience", "seed"):
-            value = getattr(self, name)
-            need(isinstance(value, int) and value >= 0, name, f"{value!r} — must be an integer >= 0")
-        need(isinstance(self.weight_decay, int | float) and self.weight_decay >= 0, "weight_decay", "must be >= 0")
-        need(isinstance(self.grad_clip, int | float) and self.grad_clip >= 0, "grad_clip", "must be >= 0 (0 = off)")
-        if isinstance(self.warmup_steps, int) and isinstance(self.max_steps, int):
-            need(self.warmup_steps <= self.max_steps, "warmup_steps",
-                 f"{self.warmup_steps} warmup steps exceed max_steps {self.max_steps} — lower it")
-        for name in ("budget", "num_virtual_tokens", "rank", "test_examples", "max_train_examples"):
-            value = getattr(self, name)
-            need(value is None or (isinstance(value, int) and value >= 0), name,
-                 f"{value!r} — leave empty or give an integer >= 0")
-        need(self.device in ("auto", "cpu", "cuda") or str(self.device).startswith("cuda:"), "device",
-             "use auto, cpu or cuda")
-        need(self.init in ("text", "random"), "init", "use text or random")
-        need(self.padding_side in ("left", "right"), "padding_side", "use left or right")
-        need(self.adept_activation in ("relu", "gelu", "identity"), "adept_activation", "use relu, gelu or identity")
-        need(isinstance(self.adept_depth, int) and self.adept_depth >= 1, "adept_depth", "must be >= 1")
-        if self.data_file:
-            need(Path(self.data_file).exists(), "data_file", f"{self.data_file} does not exist — upload it again")
-        if not err:
-            try:
-                self.solved()
-            except ValueError as exc:
-                err["budget" if self.budget is not None else "num_virtual_tokens"] = str(exc)
-        return err
+    def size_warnings(self) -> list[str]:
+        """Valid sizes that are probably typos (10,000,000 steps, a 600-token prompt): one line each."""
+        from adept.config_checks import size_warnings
+
+        return size_warnings(self)
 
     def validate(self) -> RunConfig:
-        """Raise one ValueError naming every invalid field; return self when valid."""
+        """Raise one :class:`ConfigError` (a ValueError) naming every invalid field; return self when valid."""
         errors = self.field_errors()
         if errors:
-            raise ValueError("Invalid run config: " + "; ".join(f"{k}: {v}" for k, v in errors.items()))
+            raise ConfigError(errors)
         return self
 
     def d_model(self) -> int:
@@ -147,6 +126,9 @@ class RunConfig:
                                     self.num_virtual_tokens if method != "pt" else None, **options)
         if method == "pt":
             l_pt = self.num_virtual_tokens if self.num_virtual_tokens is not None else 100
+            if l_pt <= 0:
+                raise ValueError("PT with 0 prompt tokens trains nothing — give at least 1 (or leave it empty "
+                                 "for 100, or set a budget)")
             return budget_mod.Solution(l_pt, 0, l_pt * d, l_pt * d)
         if self.rank is None:
             return budget_mod.solve(method, d, self.max_length, 100 * d, self.num_virtual_tokens, **options)

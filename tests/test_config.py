@@ -12,7 +12,7 @@ def test_field_errors_name_every_bad_field():
     errors = cfg.field_errors()
     assert set(errors) >= {"method", "batch_size", "lr_prompt", "warmup_steps", "padding_side"}
     assert "use pt, dept or adept" in errors["method"]
-    with pytest.raises(ValueError, match="batch_size: 0 — must be a positive integer"):
+    with pytest.raises(ValueError, match="batch_size: 0 is below 1 — use a whole number from 1 to 1,024"):
         cfg.validate()
 
 

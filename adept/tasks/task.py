@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -22,6 +23,10 @@ from adept.tasks.metrics import (
 
 KINDS = ("classification", "regression", "generation")
 SPLITS = ("train", "validation", "test")
+# Characters kept of each text before it is ever tokenized: a 30 MB cell would otherwise make the tokenizer
+# take gigabytes. 40,000 characters is ~10 per token of the longest input a run may read (8,192 tokens), so
+# the cut never reaches a token the model sees in ordinary text; how many were cut is in ``info``.
+MAX_TEXT_CHARS = 40_000
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,28 @@ class Task:
         if self.kind == "classification" and len(self.verbalizers) != len(self.label_names):
             raise ValueError(f"Task {self.name!r}: {len(self.verbalizers)} verbalizers for "
                              f"{len(self.label_names)} classes")
+        self._cap_texts()
+
+    def _cap_texts(self) -> None:
+        """Cut every text (and text pair) to :data:`MAX_TEXT_CHARS`; ``info["truncated_texts"]`` counts them."""
+        cut = 0
+
+        def short(ex: Example) -> Example:
+            nonlocal cut
+            long_pair = ex.text_pair is not None and len(ex.text_pair) > MAX_TEXT_CHARS
+            if len(ex.text) <= MAX_TEXT_CHARS and not long_pair:
+                return ex
+            cut += 1
+            return dataclasses.replace(ex, text=ex.text[:MAX_TEXT_CHARS],
+                                       text_pair=ex.text_pair[:MAX_TEXT_CHARS] if long_pair else ex.text_pair)
+
+        for split, examples in self.splits.items():
+            if any(len(ex.text) > MAX_TEXT_CHARS or len(ex.text_pair or "") > MAX_TEXT_CHARS for ex in examples):
+                self.splits[split] = [short(ex) for ex in examples]
+        self.info["truncated_texts"] = self.info.get("truncated_texts", 0) + cut
+        if cut:
+            self.description += (f" {cut:,} text(s) longer than {MAX_TEXT_CHARS:,} characters were cut to "
+                                 f"{MAX_TEXT_CHARS:,}.")
 
     @property
     def num_labels(self) -> int:

@@ -11,6 +11,8 @@ test; also dev, val, valid) is used when present (a missing validation or test s
 
 from __future__ import annotations
 
+import os
+import stat
 from collections import Counter
 from pathlib import Path
 
@@ -25,6 +27,31 @@ MAX_ROWS = 1_000_000
 
 _SPLIT_ALIASES = {"train": "train", "training": "train", "validation": "validation", "valid": "validation",
                   "val": "validation", "dev": "validation", "test": "test", "testing": "test"}
+
+
+def path_problem(path_str: str) -> str | None:
+    """Why ``path_str`` cannot be a data file (missing, a folder, a pipe or device, unreadable, the wrong type,
+    too large), or None when it can; checked with one ``stat``, nothing is read."""
+    path = Path(path_str).expanduser()
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return f"{path} does not exist — check the path, or upload the file again"
+    except OSError as exc:
+        return f"{path} cannot be opened ({exc.strerror or exc}) — check the path and its permissions"
+    if stat.S_ISDIR(info.st_mode):
+        return f"{path} is a folder, not a file — give a {' / '.join(EXTENSIONS)} file inside it"
+    if not stat.S_ISREG(info.st_mode):
+        return (f"{path} is not a regular file (a pipe, socket or device) — save the data to a "
+                f"{' / '.join(EXTENSIONS)} file")
+    if not os.access(path, os.R_OK):
+        return f"{path} cannot be read (permission denied) — make it readable or copy it somewhere readable"
+    if path.suffix.lower() not in EXTENSIONS:
+        return f"{path}: unsupported file type {path.suffix!r}; use one of {', '.join(EXTENSIONS)}"
+    if info.st_size > MAX_FILE_BYTES:
+        return (f"{path} is too large ({info.st_size / 1e6:,.0f} MB > {MAX_FILE_BYTES / 1e6:,.0f} MB) — sample it "
+                "down or split it before loading")
+    return None
 
 
 def _label_values(raw: list, column: str, path: Path) -> list:
@@ -50,19 +77,21 @@ def load_user_file(path_str: str, seed: int, max_examples: int | None, text_colu
                    text_pair_column: str | None, label_column: str, verbalizers: list[str] | None) -> Task:
     """A classification task from the file ``path_str`` (see the module docstring for the rules)."""
     path = Path(path_str).expanduser()
-    if not path.is_file():
+    if not path.exists() and not path.is_symlink():
         raise ValueError(f"data file {str(path)!r} not found: pass an existing .csv / .jsonl / .parquet file "
                          f"or a task name from list_tasks()")
-    if path.suffix.lower() not in EXTENSIONS:
-        raise ValueError(f"{path}: unsupported file type {path.suffix!r}; use one of {', '.join(EXTENSIONS)}")
+    problem = path_problem(path_str)
+    if problem:
+        raise ValueError(problem)
     size = path.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise ValueError(f"{path} is too large ({size / 1e6:,.0f} MB > {MAX_FILE_BYTES / 1e6:,.0f} MB): "
-                         "sample it down or split it before loading")
     if path.suffix.lower() == ".parquet" and size:
         import pyarrow.parquet as pq
 
-        rows = pq.ParquetFile(path).metadata.num_rows
+        try:
+            rows = pq.ParquetFile(path).metadata.num_rows
+        except Exception as exc:  # pyarrow's errors: a cut or foreign file
+            raise ValueError(f"could not read {path}: {type(exc).__name__}: {exc}; check that it is valid parquet"
+                             ) from exc
         if rows > MAX_ROWS:
             raise ValueError(f"{path} is too large ({rows:,} rows > {MAX_ROWS:,}): sample it down first")
     df = read_table(path)
