@@ -104,10 +104,14 @@ def zero_shot_metrics(bb, task, encoder: Encoder, examples, batch_size: int, dev
     whose head is untrained). Cached per (backbone, task, examples) under the tracking home."""
     if bb.kind == "encoder" or task.kind != "classification":
         return None
+    import hashlib
+
     from adept.methods import PromptTunedModel
     from adept.tracking import adept_home
 
-    key = f"{bb.name}|{task.name}|{len(examples)}|{hash(tuple(ex.text for ex in examples[:50]))}"
+    # A stable digest (Python's hash() of strings changes with every process, so the cache never hit).
+    digest = hashlib.sha256("\0".join(ex.text for ex in examples[:50]).encode()).hexdigest()[:16]
+    key = f"{bb.name}|{task.name}|{len(examples)}|{digest}"
     cache = Path(adept_home()) / "cache" / "zero_shot.json"
     table = json.loads(cache.read_text()) if cache.exists() else {}
     if key not in table:
@@ -120,65 +124,126 @@ def zero_shot_metrics(bb, task, encoder: Encoder, examples, batch_size: int, dev
     return table[key]
 
 
-def _prepare(cfg: RunConfig):
-    """Load task, backbone and method for ``cfg`` (already validated)."""
+def _prepare(cfg: RunConfig, task):
+    """Load the backbone and build the method for ``cfg`` (already through :func:`adept.preflight.preflight`,
+    which loaded ``task``)."""
     from adept.backbones import load_backbone
     from adept.methods import build_method
-    from adept.tasks import load_task
 
-    if cfg.data_file:
-        task = load_task(cfg.data_file, text_column=cfg.text_column,
-                         text_pair_column=cfg.text_pair_column, label_column=cfg.label_column)
-    else:
-        task = load_task(cfg.task, data_dir=cfg.data_dir)
-    if not task.splits.get("train"):
-        raise ValueError(f"Task {task.name!r} has no training examples.")
     bb = load_backbone(cfg.backbone)
     l_m, r = cfg.solved()[:2]
     num_labels = None
     if bb.kind == "encoder":
         num_labels = 1 if task.kind == "regression" else len(task.label_names)
-        if task.kind == "generation":
-            raise ValueError(f"Task {task.name!r} needs text generation; pick a causal or seq2seq backbone.")
     model = build_method(cfg.method, bb, l_m, r or None, cfg.max_length, num_labels=num_labels,
                          init=cfg.init, init_text=cfg.init_text, padding_side=cfg.padding_side,
                          depth=cfg.adept_depth, activation=cfg.adept_activation, bias=cfg.adept_bias)
-    return task, bb, model
+    return bb, model
+
+
+class RunFailed(RuntimeError):
+    """A run started and ended FAILED for a reason it could state (a NaN loss, memory, bad data found only
+    while training). ``run_id`` and ``reason`` (also its ``adept.failure`` tag)."""
+
+    def __init__(self, run_id: str, reason: str):
+        super().__init__(f"run {run_id} FAILED: {reason}")
+        self.run_id, self.reason = run_id, reason
+
+
+def _queued_run_cannot_start(run_id: str, exc: Exception, resume: bool) -> None:
+    """A queued run (SCHEDULED, or RUNNING under the worker that just claimed it) whose config fails the
+    checks ends FAILED with the reason; a run that is not waiting for this process is left alone."""
+    from adept import tracking
+    from adept.tracking.writer import _other_live_process
+
+    client = tracking.get_client()
+    try:
+        run = client.get_run(run_id)
+    except Exception:  # noqa: BLE001 - not in the store: nothing to mark
+        return
+    if run.info.status in ("SCHEDULED", "RUNNING") and not _other_live_process(run, os.getpid()):
+        client.set_tag(run_id, tracking.TAG_FAILURE, f"could not {'resume' if resume else 'start'}: {exc}")
+        client.set_terminated(run_id, status="FAILED")
 
 
 def train(config: RunConfig | dict, run_id: str | None = None, progress: bool = True) -> dict:
-    """Run ``config`` to the end; returns ``{"run_id", "status", "test": {...}, "best_step", ...}``."""
-    from adept import tracking
+    """Run ``config`` to the end; returns ``{"run_id", "status", "test": {...}, "best_step", ...}``.
 
-    cfg = config if isinstance(config, RunConfig) else RunConfig.from_dict(config)
-    cfg.method = cfg.method.lower()
-    cfg.validate()
+    Everything that can be refused cheaply is refused first, with a ``ValueError`` and nothing written
+    (:func:`adept.preflight.preflight`; a resume: :func:`adept.checkpoints.check_resume`). Once the run
+    exists, a failure it can explain (NaN loss, out of memory, bad data) ends it FAILED and raises
+    :class:`RunFailed`; a stop (SIGTERM) saves a checkpoint, ends it KILLED and raises
+    :class:`~adept.tracking.RunKilled` (its ``checkpoint_step`` says where to resume).
+    """
+    import signal
+    import threading
+
+    from adept import tracking
+    from adept.checkpoints import check_resume
+    from adept.preflight import preflight, threads_from_env
+
+    cfg = RunConfig.from_dict(config.to_dict() if isinstance(config, RunConfig) else config)
+    if isinstance(cfg.method, str):
+        cfg.method = cfg.method.lower()
     resume = cfg.resume_from
+    try:
+        task = preflight(cfg)
+        threads = threads_from_env(torch.get_num_threads())
+        if resume:
+            check_resume(resume, cfg)
+    except ValueError as exc:
+        if run_id:
+            _queued_run_cannot_start(run_id, exc, bool(resume))
+        raise
     run_id = run_id or resume
     tags = {
         "adept.method": cfg.method, "adept.backbone": cfg.backbone, "adept.task": cfg.task_name(),
         "adept.seed": str(cfg.seed), "adept.sweep": cfg.sweep, "adept.command": reproduce_command(cfg),
     }
-    with tracking.RunTracker(experiment=cfg.experiment, run_name=cfg.display_name(), tags=tags,
-                             run_id=run_id) as tracker:
-        tracking.install_sigterm_handler()
-        return _train_tracked(cfg, tracker, resume, progress)
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGTERM) if main else None
+    tracker = None
+    try:
+        with tracking.RunTracker(experiment=cfg.experiment, run_name=cfg.display_name(), tags=tags,
+                                 run_id=run_id) as tracker:
+            if main:
+                tracking.install_sigterm_handler()
+            return _train_tracked(cfg, tracker, task, threads, resume, progress)
+    except (ValueError, FloatingPointError, MemoryError) as exc:
+        if tracker is None:
+            raise
+        raise RunFailed(tracker.run_id, f"{type(exc).__name__}: {exc}") from exc
+    finally:
+        if main and previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
-def _train_tracked(cfg: RunConfig, tracker, resume: str | None, progress: bool) -> dict:
-    from adept import tracking
+def _due(step: int, cfg: RunConfig) -> bool:
+    """Whether the loop evaluates after ``step``: every ``eval_every`` steps and at the last one."""
+    return step % cfg.eval_every == 0 or step == cfg.max_steps
+
+
+def _train_tracked(cfg: RunConfig, tracker, task, threads: int, resume: str | None, progress: bool) -> dict:
+    from adept import checkpoints, tracking
+    from adept.tracking.signals import _uninterrupted
 
     t_start = time.time()
     _seed_everything(cfg.seed)
     device = _resolve_device(cfg.device)
-    torch.set_num_threads(int(os.environ.get("ADEPT_THREADS", torch.get_num_threads())))
-    task, bb, model = _prepare(cfg)
+    torch.set_num_threads(threads)
+    bb, model = _prepare(cfg, task)
     model.to(device)
     encoder = Encoder(task, bb.tokenizer, bb.kind, cfg.max_length)
     train_set = task.splits["train"][: cfg.max_train_examples] if cfg.max_train_examples else task.splits["train"]
     val_set = task.splits["validation"][: cfg.eval_examples]
     test_set = task.splits["test"][: cfg.test_examples] if cfg.test_examples else task.splits["test"]
     l_m, r = model.num_virtual_tokens, model.rank
+    truncated = int(task.info.get("truncated_texts", 0))
+    if truncated:
+        from adept.tasks.task import MAX_TEXT_CHARS
+
+        print(f"[adept] {truncated:,} text(s) of {task.name} were cut to their first {MAX_TEXT_CHARS:,} "
+              "characters before tokenizing (param data.truncated_texts)", file=sys.stderr, flush=True)
 
     if not resume:
         params = {k: v for k, v in cfg.to_dict().items() if k != "extra"}
@@ -187,7 +252,7 @@ def _train_tracked(cfg: RunConfig, tracker, resume: str | None, progress: bool) 
             "head_params": model.head_parameter_count(), "backbone_params": bb.parameter_count(),
             "d_model": bb.d_model, "backbone_kind": bb.kind, "task_kind": task.kind,
             "verbalizers_used": ",".join(encoder.verbalizers), "train_examples": len(train_set),
-            "val_examples": len(val_set), "test_examples_used": len(test_set),
+            "val_examples": len(val_set), "test_examples_used": len(test_set), "data.truncated_texts": truncated,
             "version.torch": torch.__version__, "version.transformers": _version("transformers"),
             "version.mlflow": _version("mlflow"), "git_commit": git_commit(), "device_resolved": str(device),
         })
@@ -201,108 +266,81 @@ def _train_tracked(cfg: RunConfig, tracker, resume: str | None, progress: bool) 
     optimizer = torch.optim.AdamW(param_groups, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(cfg.warmup_steps, cfg.max_steps))
     primary = task.metric_names[0]
-    state = {"step": 0, "best": -math.inf, "best_step": 0, "bad_evals": 0, "train_seconds": 0.0}
+    state = {"step": 0, "best": -math.inf, "best_step": 0, "bad_evals": 0, "train_seconds": 0.0,
+             "evaluated_step": -1, "zero_shot_done": False, "stopped_early": False}
     workdir = Path(tempfile.mkdtemp(prefix=f"adept-{tracker.run_id[:8]}-"))
     try:
         best_dir, ckpt_dir = workdir / "best", workdir / "checkpoint"
-
         if resume:
-            state.update(_load_checkpoint(tracker.run_id, model, optimizer, scheduler, best_dir))
-        elif cfg.zero_shot:
-            zs = zero_shot_metrics(bb, task, encoder, test_set, cfg.eval_batch_size, device)
-            if zs:
-                tracker.log_metrics({f"zero_shot/{k}": v for k, v in zs.items()}, step=0)
+            state.update(checkpoints.restore(tracker.run_id, model, optimizer, scheduler, best_dir))
 
         def save_checkpoint() -> None:
-            model.save(ckpt_dir)
-            torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
-                       ckpt_dir / "optimizer.pt")
-            (ckpt_dir / "state.json").write_text(json.dumps(state))
-            tracker.log_artifacts(str(ckpt_dir), "checkpoint")
-            if best_dir.exists():
-                tracker.log_artifacts(str(best_dir), "adapter")
+            with _uninterrupted():
+                ckpt_dir.mkdir(exist_ok=True)
+                checkpoints.write(ckpt_dir, model, optimizer, scheduler, state, best_dir)
+                tracker.log_folder(ckpt_dir, "checkpoint")
+                if best_dir.exists():
+                    tracker.log_folder(best_dir, "adapter")
 
-        def do_eval(step: int) -> bool:
-            metrics = evaluate(model, encoder, val_set, cfg.eval_batch_size)
-            tracker.log_metrics({f"val/{k}": v for k, v in metrics.items()}, step=step)
-            value = metrics[primary]
-            improved = value > state["best"]
-            if improved:
-                state.update(best=value, best_step=step, bad_evals=0)
-                model.save(best_dir)
-            else:
-                state["bad_evals"] += 1
-            # Checkpoint at every eval, so a process killed without warning (OOM, reboot) can be resumed.
-            save_checkpoint()
-            tracker.flush()
-            return improved
+        def do_eval(step: int) -> None:
+            metrics = evaluate(model, encoder, val_set, cfg.eval_batch_size)  # a stop here redoes it on resume
+            with _uninterrupted():  # the bookkeeping is all or nothing
+                tracker.log_metrics({f"val/{k}": v for k, v in metrics.items()}, step=step)
+                value = metrics[primary]
+                if value > state["best"]:
+                    state.update(best=value, best_step=step, bad_evals=0)
+                    model.save(best_dir)
+                else:
+                    state["bad_evals"] += 1
+                state["evaluated_step"] = step
+                state["stopped_early"] = bool(cfg.early_stopping_patience
+                                              and state["bad_evals"] >= cfg.early_stopping_patience)
+                # Checkpoint at every eval, so a process killed without warning (OOM, reboot) can be resumed.
+                save_checkpoint()
+                tracker.flush()
 
-        if state["step"] == 0:
-            do_eval(0)
         bar = None
         if progress:
             from tqdm import tqdm
 
             bar = tqdm(total=cfg.max_steps, initial=state["step"], desc=cfg.display_name(), file=sys.stderr)
-        batches = _batches(len(train_set), cfg.batch_size, cfg.seed, state["step"])
-        trainable = [p for g in param_groups for p in g["params"]]
-        stopped_early = False
         try:
-            while state["step"] < cfg.max_steps:
-                model.train()
-                t0 = time.perf_counter()
-                b = encoder.collate([train_set[i] for i in next(batches)], model.padding_side)
-                b = {k: v.to(device) for k, v in b.items()}
-                loss = model.loss(b["input_ids"], b["attention_mask"], b["labels"])
-                if not torch.isfinite(loss):
-                    raise FloatingPointError(
-                        f"Training loss became {loss.item()} at step {state['step'] + 1}: lower the learning rates "
-                        f"(lr_prompt={cfg.lr_prompt}, lr_offsets={cfg.lr_offsets}).")
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if cfg.grad_clip:
-                    torch.nn.utils.clip_grad_norm_(trainable, cfg.grad_clip)
-                optimizer.step()
-                scheduler.step()
-                state["step"] += 1
-                dt = time.perf_counter() - t0
-                state["train_seconds"] += dt
-                step = state["step"]
-                tokens = int(b["attention_mask"].sum()) + model.num_virtual_tokens * b["input_ids"].shape[0]
-                metrics = {"train/loss": loss.item(), "time/step_s": dt, "time/tokens_per_s": tokens / dt}
-                for g in optimizer.param_groups:
-                    metrics[f"lr/{g['name']}"] = g["lr"]
-                tracker.log_metrics(metrics, step=step)
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(loss=f"{loss.item():.4f}")
-                tracker.set_progress(step, cfg.max_steps)
-                if step % cfg.eval_every == 0 or step == cfg.max_steps:
-                    do_eval(step)
-                    if cfg.early_stopping_patience and state["bad_evals"] >= cfg.early_stopping_patience:
-                        stopped_early = True
-                        break
-        except tracking.RunKilled:
+            if not state["zero_shot_done"]:
+                zs = zero_shot_metrics(bb, task, encoder, test_set, cfg.eval_batch_size, device) \
+                    if cfg.zero_shot else None
+                with _uninterrupted():
+                    if zs:
+                        tracker.log_metrics({f"zero_shot/{k}": v for k, v in zs.items()}, step=0)
+                    state["zero_shot_done"] = True
+            if state["evaluated_step"] < 0:
+                do_eval(0)
+            elif state["step"] and _due(state["step"], cfg) and state["evaluated_step"] < state["step"]:
+                do_eval(state["step"])  # stopped during this evaluation: it runs again
+            _train_loop(cfg, model, encoder, train_set, optimizer, scheduler, param_groups, state, tracker,
+                        device, bar, do_eval)
+            # Test the best adapter, not the last one.
+            from adept.methods import load_adapter
+
+            best = load_adapter(best_dir, bb).to(device)
+            test = evaluate(best, encoder, test_set, cfg.eval_batch_size)
+        except tracking.RunKilled as exc:
             save_checkpoint()
+            exc.checkpoint_step = state["step"]
             raise
         finally:
             if bar is not None:
                 bar.close()
-
-        # Test the best adapter, not the last one.
-        from adept.methods import load_adapter
-
-        best = load_adapter(best_dir, bb).to(device)
-        test = evaluate(best, encoder, test_set, cfg.eval_batch_size)
-        tracker.log_metrics({f"test/{k}": v for k, v in test.items()}, step=state["step"])
-        tracker.log_json(_offsets_summary(best, encoder, task.splits["validation"]), "offsets_summary.json")
-        total = time.time() - t_start
-        tracker.log_metrics({"best/step": state["best_step"], f"best/val_{primary}": state["best"],
-                             "time/total_s": total, "time/train_s": state["train_seconds"],
-                             "time/mean_step_s": state["train_seconds"] / max(1, state["step"])}, step=state["step"])
-        tracker.set_tags({"adept.progress": f"{state['step']}/{cfg.max_steps}",
-                          "adept.stopped_early": str(stopped_early).lower()})
-        tracker.log_artifacts(str(best_dir), "adapter")
+        with _uninterrupted(raise_pending=False):  # finishing: a stop now changes nothing
+            tracker.log_metrics({f"test/{k}": v for k, v in test.items()}, step=state["step"])
+            tracker.log_json(_offsets_summary(best, encoder, task.splits["validation"]), "offsets_summary.json")
+            total = time.time() - t_start
+            tracker.log_metrics({"best/step": state["best_step"], f"best/val_{primary}": state["best"],
+                                 "time/total_s": total, "time/train_s": state["train_seconds"],
+                                 "time/mean_step_s": state["train_seconds"] / max(1, state["step"])},
+                                step=state["step"])
+            tracker.set_tags({"adept.progress": f"{state['step']}/{cfg.max_steps}",
+                              "adept.stopped_early": str(state["stopped_early"]).lower()})
+            tracker.log_folder(best_dir, "adapter")
         return {"run_id": tracker.run_id, "status": "FINISHED", "test": test, "best_step": state["best_step"],
                 "best_val": state["best"], "steps": state["step"], "total_s": total,
                 "mean_step_s": state["train_seconds"] / max(1, state["step"])}
@@ -310,26 +348,56 @@ def _train_tracked(cfg: RunConfig, tracker, resume: str | None, progress: bool) 
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _load_checkpoint(run_id: str, model, optimizer, scheduler, best_dir: Path) -> dict:
-    """Restore adapter, optimizer, schedule and counters from a run's ``checkpoint/`` artifact."""
-    from safetensors.torch import load_file
+def _train_loop(cfg, model, encoder, train_set, optimizer, scheduler, param_groups, state, tracker, device, bar,
+                do_eval) -> None:
+    """Train from ``state["step"]`` to ``max_steps`` (or early stopping), evaluating when due.
 
-    from adept import tracking
+    Each step is atomic: a SIGTERM during it is raised once the step is done and logged, so a checkpoint
+    never holds a step half applied (the optimizer moved, the counter not) and a resume repeats nothing.
+    """
+    from adept.tracking.signals import _uninterrupted
 
-    try:
-        ckpt = Path(tracking.download_artifacts(run_id, "checkpoint"))
-    except Exception as exc:
-        raise ValueError(f"Run {run_id} has no checkpoint to resume from ({exc}).") from exc
-    model.load_state_dict(load_file(str(ckpt / "adapter.safetensors")), strict=False)
-    opt = torch.load(ckpt / "optimizer.pt", weights_only=True)
-    optimizer.load_state_dict(opt["optimizer"])
-    scheduler.load_state_dict(opt["scheduler"])
-    state = json.loads((ckpt / "state.json").read_text())
-    try:
-        shutil.copytree(tracking.download_artifacts(run_id, "adapter"), best_dir, dirs_exist_ok=True)
-    except Exception:
-        state["best"] = -math.inf  # no best adapter yet: the next eval sets one
-    return state
+    batches = _batches(len(train_set), cfg.batch_size, cfg.seed, state["step"])
+    trainable = [p for g in param_groups for p in g["params"]]
+    while state["step"] < cfg.max_steps and not state["stopped_early"]:
+        with _uninterrupted():
+            model.train()
+            t0 = time.perf_counter()
+            b = encoder.collate([train_set[i] for i in next(batches)], model.padding_side)
+            b = {k: v.to(device) for k, v in b.items()}
+            try:
+                loss = model.loss(b["input_ids"], b["attention_mask"], b["labels"])
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(
+                        f"Training loss became {loss.item()} at step {state['step'] + 1}: lower the learning rates "
+                        f"(lr_prompt={cfg.lr_prompt}, lr_offsets={cfg.lr_offsets}).")
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+            except RuntimeError as exc:
+                if "out of memory" in str(exc).lower() or "allocate" in str(exc).lower():
+                    raise MemoryError(
+                        f"Out of memory at step {state['step'] + 1} ({str(exc).splitlines()[0][:200]}): lower the "
+                        f"batch size ({cfg.batch_size}) or the max input length ({cfg.max_length}).") from exc
+                raise
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(trainable, cfg.grad_clip)
+            optimizer.step()
+            scheduler.step()
+            state["step"] += 1
+            dt = time.perf_counter() - t0
+            state["train_seconds"] += dt
+            step = state["step"]
+            tokens = int(b["attention_mask"].sum()) + model.num_virtual_tokens * b["input_ids"].shape[0]
+            metrics = {"train/loss": loss.item(), "time/step_s": dt, "time/tokens_per_s": tokens / dt}
+            for g in optimizer.param_groups:
+                metrics[f"lr/{g['name']}"] = g["lr"]
+            tracker.log_metrics(metrics, step=step)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss.item():.4f}")
+            tracker.set_progress(step, cfg.max_steps)
+        if _due(step, cfg):
+            do_eval(step)
 
 
 def _version(package: str) -> str:

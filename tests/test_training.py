@@ -1,16 +1,10 @@
-"""Real tiny training runs tracked in an isolated MLflow store: logging, determinism, every backbone kind,
-SIGTERM and hard-kill resume."""
+"""Real tiny training runs tracked in an isolated MLflow store: logging, determinism, every backbone kind.
+Faults (SIGTERM in every phase, SIGKILL, NaN, a locked store) and exact resumes: tests/reliability/."""
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
-import torch
 
 from adept import tracking
 from adept.training import train
@@ -72,45 +66,12 @@ def test_training_lowers_the_loss(store):
     assert sum(losses[-5:]) / 5 < sum(losses[:5]) / 5
 
 
-def test_bad_data_fails_the_run_with_its_reason(store, tmp_path):
+def test_bad_data_is_refused_before_a_run_exists(store, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("sentence,label\nfine,1\nbad,0\n")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="data_file: .*has no column 'text'"):  # the missing column is named
         train({**TINY, "method": "pt", "data_file": str(bad)}, progress=False)
-    df = tracking.runs_dataframe("test")
-    assert df.iloc[0]["status"] == "FAILED"
-    assert "text" in df.iloc[0]["failure"]  # the missing column is named
-
-
-def test_sigterm_saves_checkpoint_ends_killed_and_resumes(store):
-    cfg = {**TINY, "method": "adept", "max_steps": 4000, "eval_every": 2000, "zero_shot": False}
-    path = store / "cfg.json"
-    path.write_text(json.dumps(cfg))
-    env = {**os.environ, "ADEPT_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "adept", "train", "--config", str(path), "--quiet"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    run_id, deadline = None, time.time() + 120
-    while time.time() < deadline:
-        df = tracking.runs_dataframe("test")
-        if not df.empty and df.iloc[0]["status"] == "RUNNING":
-            run_id = df.iloc[0]["run_id"]
-            if history(run_id, "train/loss"):
-                break
-        time.sleep(0.5)
-    assert run_id, "the run never started"
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=60)
-    run = tracking.get_client().get_run(run_id)
-    assert run.info.status == "KILLED"
-    ckpt = Path(tracking.download_artifacts(run_id, "checkpoint"))
-    step = json.loads((ckpt / "state.json").read_text())["step"]
-    assert step > 0 and (ckpt / "optimizer.pt").exists()
-    torch.load(ckpt / "optimizer.pt", weights_only=True)
-
-    out = train({**cfg, "max_steps": step + 3, "resume_from": run_id}, progress=False)
-    assert out["run_id"] == run_id and out["steps"] == step + 3
-    assert [s for s, _ in history(run_id, "train/loss")][-3:] == [step + 1, step + 2, step + 3]
-    assert tracking.get_client().get_run(run_id).info.status == "FINISHED"
+    assert tracking.runs_dataframe("test").empty  # the store only gets runs that really started
 
 
 def test_report_aggregates_mean_and_std_over_seeds(store):
@@ -131,36 +92,11 @@ def test_report_aggregates_mean_and_std_over_seeds(store):
         summary_table(df, "test/accuracy", ("no_such_field",))
 
 
-def test_hard_kill_resumes_from_last_eval_checkpoint_and_leaves_no_temp_files(store, monkeypatch):
+def test_a_finished_run_leaves_no_scratch_folder(store, monkeypatch, tmp_path):
     import tempfile
 
-    from adept import launcher
-
-    cfg = {**TINY, "method": "dept", "max_steps": 4000, "eval_every": 2, "eval_examples": 4, "zero_shot": False}
-    path = store / "cfg.json"
-    path.write_text(json.dumps(cfg))
-    tmp = store / "tmp"
-    tmp.mkdir()
-    env = {**os.environ, "ADEPT_THREADS": "1", "TMPDIR": str(tmp)}
-    proc = subprocess.Popen([sys.executable, "-m", "adept", "train", "--config", str(path), "--quiet"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    run_id, deadline = None, time.time() + 120
-    while time.time() < deadline and not run_id:
-        df = tracking.runs_dataframe("test")
-        if not df.empty and [s for s, _ in history(df.iloc[0]["run_id"], "val/accuracy")][-1:] >= [4]:
-            run_id = df.iloc[0]["run_id"]
-        time.sleep(0.3)
-    assert run_id, "the run never reached its second eval"
-    proc.kill()  # no warning, no handler: as in an OOM kill or a reboot
-    proc.wait(timeout=30)
-    assert launcher.reconcile() == [run_id]
-    assert tracking.get_client().get_run(run_id).info.status == "FAILED"
-    step = json.loads((Path(tracking.download_artifacts(run_id, "checkpoint")) / "state.json").read_text())["step"]
-    assert step >= 4 and step % 2 == 0
-
-    killed_scratch = sorted(tmp.iterdir())  # nothing could remove the killed process's scratch dir
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
-    out = train({**cfg, "max_steps": step + 2, "resume_from": run_id}, progress=False)
-    assert out["status"] == "FINISHED" and out["steps"] == step + 2
-    assert "test/accuracy" in tracking.get_client().get_run(run_id).data.metrics
-    assert sorted(tmp.iterdir()) == killed_scratch  # a finished run removes its own
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    train({**TINY, "method": "dept", "max_steps": 2, "eval_every": 2, "zero_shot": False}, progress=False)
+    assert list(scratch.iterdir()) == []

@@ -17,7 +17,12 @@ Importing this package imports neither torch nor pandas nor mlflow: the dashboar
 process pay for them only where they are used.
 """
 
-from adept.tracking.artifacts import download_artifacts, load_json_artifact
+from adept.tracking.artifacts import (
+    download_artifacts,
+    load_json_artifact,
+    manifest_problem,
+    repair_run_artifacts,
+)
 from adept.tracking.processes import hostname, pid_alive, process_start_ticks
 from adept.tracking.reading import BASE_COLUMNS, metric_history, runs_dataframe, search_runs
 from adept.tracking.schema import (
@@ -32,7 +37,9 @@ from adept.tracking.schema import (
     TAG_METHOD,
     TAG_PID,
     TAG_PID_START,
+    TAG_PREVIOUS_FAILURE,
     TAG_PROGRESS,
+    TAG_RESUME_CHECK,
     TAG_SEED,
     TAG_STOP,
     TAG_SWEEP,
@@ -50,8 +57,9 @@ from adept.tracking.writer import _json_default as _json_default  # used by adep
 __all__ = [
     "BASE_COLUMNS", "DEFAULT_EXPERIMENT", "MAX_PARAM_LENGTH", "MAX_TAG_LENGTH", "REPO_ROOT", "RunKilled",
     "RunTracker", "TAG_BACKBONE", "TAG_COMMAND", "TAG_FAILURE", "TAG_HOST", "TAG_LOG", "TAG_METHOD", "TAG_PID",
-    "TAG_PID_START", "TAG_PROGRESS", "TAG_SEED", "TAG_STOP", "TAG_SWEEP", "TAG_TASK", "TAG_WORKER_PID",
-    "TERMINAL_STATUSES", "adept_home", "download_artifacts", "ensure_experiment", "get_client", "hostname",
-    "install_sigterm_handler", "load_json_artifact", "metric_history", "pid_alive", "process_start_ticks",
+    "TAG_PID_START", "TAG_PREVIOUS_FAILURE", "TAG_PROGRESS", "TAG_RESUME_CHECK", "TAG_SEED", "TAG_STOP",
+    "TAG_SWEEP", "TAG_TASK", "TAG_WORKER_PID", "TERMINAL_STATUSES", "adept_home", "download_artifacts",
+    "ensure_experiment", "get_client", "hostname", "install_sigterm_handler", "load_json_artifact",
+    "manifest_problem", "metric_history", "pid_alive", "process_start_ticks", "repair_run_artifacts",
     "runs_dataframe", "search_runs", "tracking_uri",
 ]

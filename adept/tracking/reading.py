@@ -122,6 +122,16 @@ def runs_dataframe(experiment: str | None = None, *, uri: str | None = None,
     return _frame(records)
 
 
+def _int64_or_none(value) -> int | None:
+    """A stored seed as an int64, or None (missing) for anything else: text, floats, or a number past int64
+    that an old or hand-edited store may hold. One such value must not break the listing of every run."""
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return number if -(2**63) <= number < 2**63 else None
+
+
 def _frame(records: list[tuple]) -> pd.DataFrame:
     import pandas as pd
 
@@ -138,7 +148,7 @@ def _frame(records: list[tuple]) -> pd.DataFrame:
     df = pd.DataFrame.from_records(rows, columns=None if rows else BASE_COLUMNS)
     for col in ("start_time", "end_time"):
         df[col] = pd.to_datetime(pd.to_numeric(df[col]), unit="ms", utc=True)
-    df["seed"] = pd.to_numeric(df["seed"].replace("", None), errors="coerce").astype("Int64")
+    df["seed"] = pd.array([_int64_or_none(v) for v in df["seed"]], dtype="Int64")
     metric_cols = [c for c in df.columns if c.startswith("metrics.")]
     if metric_cols:
         df[metric_cols] = df[metric_cols].astype(float)

@@ -11,7 +11,10 @@ Tags (``adept.*``; set at creation by the launcher or :class:`~adept.tracking.wr
   reused pid apart), ``adept.host``: the process that trains the run, used to judge whether it is alive;
 * ``adept.log``, ``adept.worker_pid``, ``adept.stop_requested``: the launcher's log file of the process,
   the worker that started it, and a stop asked for before the process was signalled;
-* ``adept.stopped_early``: ``"true"`` or ``"false"`` at the end: whether early stopping ended training.
+* ``adept.stopped_early``: ``"true"`` or ``"false"`` at the end: whether early stopping ended training;
+* ``adept.previous_failure``: the ``adept.failure`` a run had before it was resumed;
+* ``adept.resume_check``: after a resume, whether the points recomputed past the checkpoint (logged before
+  a hard kill) equal those logged: ``"exact: ..."`` or ``"inexact: ..."``.
 
 Statuses: SCHEDULED (queued) -> RUNNING -> FINISHED, FAILED or KILLED (stopped; resumable from its
 checkpoint).
@@ -26,7 +29,9 @@ Metrics, by step: ``train/loss``, ``lr/<group>``, ``time/step_s``, ``time/tokens
 ``best/step``, ``best/val_<metric>``, ``time/total_s``, ``time/train_s``, ``time/mean_step_s``.
 
 Artifacts: ``config.json`` (the full RunConfig), ``command.txt``, ``adapter/`` (the best adapter:
-``adapter.safetensors`` and ``adapter_config.json``), ``checkpoint/`` (the latest state, for resuming),
+``adapter.safetensors`` and ``adapter_config.json``), ``checkpoint/`` (the latest state, for resuming:
+adapter, optimizer and schedule, counters, random-number states), both with a ``manifest.json`` of sizes and
+checksums and replaced whole,
 ``offsets_summary.json``, and ``analysis/<name>.json`` written by :mod:`adept.analysis`.
 """
 
@@ -54,6 +59,8 @@ TAG_PROGRESS = "adept.progress"
 TAG_LOG = "adept.log"  # the launcher's log file of the training process
 TAG_STOP = "adept.stop_requested"  # set by launcher.stop_run before it signals the process
 TAG_WORKER_PID = "adept.worker_pid"  # the launcher worker that started the process
+TAG_PREVIOUS_FAILURE = "adept.previous_failure"  # why the run ended before it was resumed
+TAG_RESUME_CHECK = "adept.resume_check"  # whether steps recomputed after a resume equal those logged before
 
 
 def _truncate(value: Any, limit: int) -> str:

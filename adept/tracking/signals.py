@@ -14,7 +14,12 @@ from contextlib import contextmanager
 
 
 class RunKilled(Exception):
-    """The run was asked to stop (SIGTERM from the launcher's Stop button); it ends KILLED."""
+    """The run was asked to stop (SIGTERM from the launcher's Stop button); it ends KILLED.
+
+    ``checkpoint_step``: the step of the checkpoint saved on the way out (None when none was saved).
+    """
+
+    checkpoint_step: int | None = None
 
 
 _KILL_MESSAGE = "stopped by SIGTERM (Stop button or `kill`)"

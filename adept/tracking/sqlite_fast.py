@@ -55,3 +55,39 @@ def _records_from_sqlite(db: Path, experiment: str | None) -> list[tuple]:
          params.get(rid, {}), metrics.get(rid, {}), tags.get(rid, {}))
         for rid, name, status, start, end, eid, ename in runs
     ]
+
+
+def _running_runs_from_sqlite(db: Path) -> list[tuple[str, dict]]:
+    """``(run_id, tags)`` of every active RUNNING run in the sqlite file ``db`` (one read-only query, no
+    MLflow import): what :func:`adept.launcher.reconcile` needs to tell whether any process died."""
+    import sqlite3
+
+    if not db.exists():
+        return []
+    conn = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, timeout=10, isolation_level=None)
+    try:
+        rows = conn.execute(
+            "SELECT r.run_uuid, t.key, t.value FROM runs r LEFT JOIN tags t ON t.run_uuid = r.run_uuid "
+            "WHERE r.status = 'RUNNING' AND r.lifecycle_stage = 'active'").fetchall()
+    finally:
+        conn.close()
+    out: dict[str, dict] = {}
+    for run_id, key, value in rows:
+        tags = out.setdefault(run_id, {})
+        if key is not None:
+            tags[key] = value
+    return list(out.items())
+
+
+def _statuses_from_sqlite(db: Path, run_ids: list[str]) -> dict[str, str]:
+    """``{run_id: status}`` of the given runs in the sqlite file ``db`` (missing ones left out)."""
+    import sqlite3
+
+    if not db.exists() or not run_ids:
+        return {}
+    conn = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, timeout=10, isolation_level=None)
+    try:
+        marks = ",".join("?" * len(run_ids))
+        return dict(conn.execute(f"SELECT run_uuid, status FROM runs WHERE run_uuid IN ({marks})", run_ids))
+    finally:
+        conn.close()

@@ -55,10 +55,14 @@ def tracking_uri() -> str:
 
 
 def get_client(uri: str | None = None):
-    """An ``MlflowClient`` on :func:`tracking_uri` (or ``uri``); creates the sqlite file's folder."""
+    """An ``MlflowClient`` on :func:`tracking_uri` (or ``uri``), checked first
+    (:func:`adept.tracking.uri_check.check_tracking_uri`); creates the sqlite file's folder."""
     from mlflow import MlflowClient
 
+    from adept.tracking.uri_check import check_tracking_uri
+
     uri = uri or tracking_uri()
+    check_tracking_uri(uri)  # a malformed URI or a server that is down: one line within seconds
     db = _sqlite_path(uri)
     if db is not None:
         db.parent.mkdir(parents=True, exist_ok=True)

@@ -28,7 +28,9 @@ from adept.tracking.schema import (
     TAG_HOST,
     TAG_PID,
     TAG_PID_START,
+    TAG_PREVIOUS_FAILURE,
     TAG_PROGRESS,
+    TAG_RESUME_CHECK,
     TAG_STOP,
     TERMINAL_STATUSES,
     _truncate,
@@ -41,18 +43,33 @@ FLUSH_EVERY_POINTS = 200
 _BATCH_LIMIT = 1000  # MLflow accepts at most 1000 metrics per log_batch call
 
 
-def _retry(fn, *args, attempts: int = 5, **kwargs):
-    """Call ``fn`` (an MLflow write) uninterrupted by SIGTERM, retrying a few times on sqlite's transient
-    'database is locked' (several processes write to one store)."""
+def lock_wait_s() -> float:
+    """How long a write waits out sqlite's "database is locked" before it fails: ``ADEPT_DB_LOCK_WAIT_S``
+    (default 120 s; another process may hold the store for a while, e.g. a backup or a long migration)."""
+    try:
+        return max(0.0, float(os.environ.get("ADEPT_DB_LOCK_WAIT_S", "120")))
+    except ValueError:
+        return 120.0
+
+
+def _is_lock_error(exc: BaseException) -> bool:
+    return "locked" in str(exc).lower()  # sqlite's "database is locked" / "database table is locked"
+
+
+def _retry(fn, *args, **kwargs):
+    """Call ``fn`` (an MLflow read or write) uninterrupted by SIGTERM, retrying on sqlite's transient
+    'database is locked' (several processes write to one store) for up to :func:`lock_wait_s`."""
     with _uninterrupted():
-        for i in range(attempts):
+        deadline = time.monotonic() + lock_wait_s()
+        delay = 0.2
+        while True:
             try:
                 return fn(*args, **kwargs)
             except Exception as exc:  # noqa: BLE001 - narrowed below
-                if i == attempts - 1 or "locked" not in str(exc).lower():
+                if not _is_lock_error(exc) or time.monotonic() + delay > deadline:
                     raise
-                time.sleep(0.2 * (i + 1))
-    return None
+                time.sleep(delay)
+                delay = min(2.0, delay * 1.5)
 
 
 _live_trackers: weakref.WeakSet = weakref.WeakSet()
@@ -111,7 +128,7 @@ class RunTracker:
             from mlflow.exceptions import MlflowException
 
             try:
-                run = self.client.get_run(run_id)
+                run = _retry(self.client.get_run, run_id)
             except MlflowException as exc:
                 raise ValueError(f"run {run_id!r} is not in the store {self.uri}: check --run-id "
                                  "and MLFLOW_TRACKING_URI") from exc
@@ -121,15 +138,20 @@ class RunTracker:
                                  "first (launcher.stop_run) or train a new run")
             self.run_id = run_id
             self.experiment_id = run.info.experiment_id
-            # A resumed run (KILLED/FAILED before) starts again: its old failure reason no longer applies.
-            if run.info.status in TERMINAL_STATUSES:
-                for stale in (TAG_FAILURE, TAG_STOP):
-                    if stale in run.data.tags:
-                        _retry(self.client.delete_tag, run_id, stale)
+            # A resumed run (KILLED/FAILED before) starts again: its old failure reason no longer applies. It
+            # is kept as adept.previous_failure (callers validate a resume before they get here).
+            old_reason = run.data.tags.get(TAG_FAILURE)
+            if old_reason:
+                all_tags[TAG_PREVIOUS_FAILURE] = old_reason
+            for stale in (TAG_FAILURE, TAG_STOP):
+                if stale in run.data.tags:
+                    _retry(self.client.delete_tag, run_id, stale)
+            self._logged = self._logged_points(run)
             self._log_tags(all_tags)
             _retry(self.client.update_run, run_id, status="RUNNING", name=run_name or None)
         else:
-            self.experiment_id = ensure_experiment(experiment, uri=self.uri)
+            self.experiment_id = _retry(ensure_experiment, experiment, uri=self.uri)
+            self._logged = {}
             run = _retry(self.client.create_run, self.experiment_id, tags=all_tags, run_name=run_name or None)
             self.run_id = run.info.run_id
         self.artifact_uri = run.info.artifact_uri
@@ -139,7 +161,16 @@ class RunTracker:
         self._lock = threading.Lock()
         self._finished = False
         self.status = "RUNNING"
+        self.recomputed = {"points": 0, "differ": 0, "max_abs_diff": 0.0}
         _live_trackers.add(self)
+
+    def _logged_points(self, run) -> dict[str, dict[int, float]]:
+        """``{key: {step: value}}`` of what the run logged before (a resumed run recomputes some of it)."""
+        out: dict[str, dict[int, float]] = {}
+        for key in run.data.metrics:
+            history = _retry(self.client.get_metric_history, run.info.run_id, key)
+            out[key] = {int(m.step): float(m.value) for m in history}
+        return out
 
     # -- context manager ---------------------------------------------------------------------------------
     def __enter__(self) -> RunTracker:
@@ -165,7 +196,7 @@ class RunTracker:
         """
         from mlflow.entities import Param
 
-        existing = self.client.get_run(self.run_id).data.params
+        existing = _retry(self.client.get_run, self.run_id).data.params
         new = []
         for key, value in params.items():
             text = _truncate(value, MAX_PARAM_LENGTH)
@@ -182,17 +213,46 @@ class RunTracker:
         """Buffer ``metrics`` at ``step`` (timestamp = now); flushed every ~2 s or 200 points.
 
         Non-finite values (nan, inf) are kept: MLflow stores them, and a diverging loss is worth seeing.
+        A point the run already holds (a resumed run recomputing the steps after its checkpoint) is not
+        logged again; its new value is compared with the stored one (:attr:`recomputed`, tag
+        ``adept.resume_check``), timings excepted.
         """
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
         with self._lock:
             for key, value in metrics.items():
+                old = self._logged.get(str(key), {}).get(int(step))
+                if old is not None:
+                    if not str(key).startswith("time/"):
+                        self._compare(float(value), old)
+                    continue
                 self._buffer.append(Metric(str(key), float(value), now, int(step)))
             due = (len(self._buffer) >= FLUSH_EVERY_POINTS
                    or time.monotonic() - self._last_flush >= FLUSH_EVERY_S)
         if due:
             self.flush()
+
+    def _compare(self, new: float, old: float) -> None:
+        import math
+
+        check = self.recomputed
+        check["points"] += 1
+        same = new == old or (math.isnan(new) and math.isnan(old))
+        if not same:
+            check["differ"] += 1
+            diff = abs(new - old)
+            check["max_abs_diff"] = max(check["max_abs_diff"], diff if math.isfinite(diff) else math.inf)
+
+    def resume_check(self) -> str | None:
+        """One line on the recomputed points, or None when nothing was recomputed."""
+        c = self.recomputed
+        if not c["points"]:
+            return None
+        if not c["differ"]:
+            return f"exact: {c['points']} point(s) logged before the resume were recomputed identical"
+        return (f"inexact: {c['differ']} of {c['points']} recomputed point(s) differ from those logged before "
+                f"the resume (max |diff| {c['max_abs_diff']:.3g})")
 
     def set_progress(self, step: int, total: int) -> None:
         """Record tag ``adept.progress = "step/total"``; written with the next flush (no extra write)."""
@@ -244,6 +304,20 @@ class RunTracker:
         """Copy the files of ``local_dir`` into the run's artifacts (under ``artifact_path``)."""
         _retry(self.client.log_artifacts, self.run_id, str(local_dir), artifact_path)
 
+    def log_folder(self, local_dir: str | Path, artifact_path: str) -> None:
+        """Store folder ``local_dir`` as artifact ``artifact_path`` whole: a manifest (size + sha256 of each
+        file) goes in first; on a local artifact store the old folder is swapped for the new one, so a
+        process killed mid-write leaves the previous version, never half of each."""
+        from adept.tracking.artifacts import _local_artifact_dir, replace_folder, write_manifest
+
+        write_manifest(local_dir)
+        with _uninterrupted():
+            root = _retry(_local_artifact_dir, self.client, self.run_id)
+            if root is None:
+                _retry(self.client.log_artifacts, self.run_id, str(local_dir), artifact_path)
+            else:
+                replace_folder(local_dir, root / artifact_path)
+
     def finish(self, status: str = "FINISHED", reason: str | None = None) -> None:
         """Flush, set tag ``adept.failure = reason`` when given, end the run with ``status``. Idempotent.
 
@@ -257,6 +331,10 @@ class RunTracker:
         _live_trackers.discard(self)
         # Ending the run is not interrupted by a SIGTERM (one arriving now finds the run already ending).
         with _uninterrupted(raise_pending=False):
+            check = self.resume_check()
+            if check:
+                with self._lock:
+                    self._pending_tags[TAG_RESUME_CHECK] = check
             try:
                 self.flush()
             except Exception as exc:  # noqa: BLE001 - the run must still end
