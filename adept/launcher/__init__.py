@@ -13,7 +13,8 @@ restart loses nothing:
 * :func:`stop_run` cancels a queued run or sends SIGTERM to a running one (it saves a checkpoint and
   ends KILLED); :func:`resume` queues it again from that checkpoint;
 * :func:`reconcile` repairs runs left RUNNING by a process that died without reporting (SIGKILL, out of
-  memory, power loss): RUNNING runs of this host whose ``adept.pid`` is gone become FAILED.
+  memory, power loss): RUNNING runs of this host whose ``adept.pid`` is gone become FAILED; and it restarts
+  a worker that died while runs wait. Every reader and every queue operation calls it first.
 
 ``<home>`` is :func:`adept.tracking.adept_home` (``ADEPT_HOME``, default ``<repo>/mlruns``).
 Concurrency: ``ADEPT_MAX_CONCURRENT`` (default 1: one run uses both cores of a small CPU machine).
@@ -30,6 +31,7 @@ from adept.launcher.paths import lock_path, logs_dir, queue_dir, run_log_path
 from adept.launcher.queue import (
     CANCELLED_REASON,
     enqueue,
+    enqueue_all,
     queued_run_ids,
     reproduce_command,
     rerun,
@@ -42,7 +44,7 @@ from adept.launcher.repair import DIED_REASON, reconcile
 from adept.launcher.worker import ensure_worker, worker_main, worker_status
 
 __all__ = [
-    "CANCELLED_REASON", "DIED_REASON", "analysis_log_path", "enqueue", "ensure_worker", "lock_path", "logs_dir",
-    "queue_dir", "queued_run_ids", "reconcile", "rerun", "reproduce_command", "resume", "run_log_path",
+    "CANCELLED_REASON", "DIED_REASON", "analysis_log_path", "enqueue", "enqueue_all", "ensure_worker", "lock_path",
+    "logs_dir", "queue_dir", "queued_run_ids", "reconcile", "rerun", "reproduce_command", "resume", "run_log_path",
     "start_analysis", "stop_queue", "stop_run", "wait_for", "worker_main", "worker_status",
 ]

@@ -33,12 +33,14 @@ CANCELLED_REASON = "cancelled before start"
 
 def _parse(config: RunConfig | dict) -> RunConfig:
     """The validated :class:`~adept.config.RunConfig` of ``config`` (a dict of its fields, or one itself,
-    which is copied, never changed); ``ValueError`` names every bad field.
+    which is copied, never changed), through :func:`adept.preflight.preflight` (its data file read, its
+    device and sizes checked); ``ValueError`` names every bad field. Nothing is written.
 
     The method is lower-cased, and relative ``data_file`` / ``data_dir`` paths are made absolute, because
     the run process starts in the repository root, not in the caller's working directory.
     """
     from adept.config import RunConfig
+    from adept.preflight import preflight
 
     if isinstance(config, RunConfig):
         config = config.to_dict()
@@ -46,11 +48,13 @@ def _parse(config: RunConfig | dict) -> RunConfig:
         raise ValueError(f"A run config must be a dict of RunConfig fields, got {type(config).__name__}.")
     config = dict(config)
     for key in ("data_file", "data_dir"):
-        if config.get(key):
+        if config.get(key) and isinstance(config[key], str):
             config[key] = str(Path(config[key]).expanduser().resolve())
     cfg = RunConfig.from_dict(config)
-    cfg.method = str(cfg.method).lower()
-    return cfg.validate()
+    if isinstance(cfg.method, str):
+        cfg.method = cfg.method.lower()
+    preflight(cfg)
+    return cfg
 
 
 def reproduce_command(config: RunConfig | dict) -> str:
@@ -86,15 +90,52 @@ def _start_executor(uri: str) -> None:
 def enqueue(config: RunConfig | dict, *, tracking_uri: str | None = None, start_worker: bool = True) -> str:
     """Queue one run; returns its MLflow run id.
 
-    Parses and validates ``config`` once (``ValueError`` naming every bad field), creates the run
-    SCHEDULED with the ``adept.*`` tags, the config as params and ``config.json``, writes
-    ``<home>/queue/<run_id>.json``, then (``start_worker``) makes sure a worker is running
+    Parses and checks ``config`` once (:func:`_parse`: ``ValueError`` naming every bad field, and nothing
+    created), creates the run SCHEDULED with the ``adept.*`` tags, the config as params and ``config.json``,
+    writes ``<home>/queue/<run_id>.json``, then (``start_worker``) makes sure a worker is running
     (:func:`adept.launcher.ensure_worker`).
     """
-    from mlflow.entities import Param
-
     uri = _uri(tracking_uri)
     cfg = _parse(config)
+    _reconcile(uri, start_worker)
+    run_id = _create_queued(cfg, uri)
+    if start_worker:
+        _start_executor(uri)
+    return run_id
+
+
+def enqueue_all(configs: list, *, tracking_uri: str | None = None, start_worker: bool = False) -> list[str]:
+    """Queue every config of a sweep, or none: all are checked first, and if queueing one fails, those
+    queued before it are cancelled again. Returns the run ids in order."""
+    uri = _uri(tracking_uri)
+    parsed = [_parse(c) for c in configs]
+    _reconcile(uri, start_worker)
+    ids: list[str] = []
+    try:
+        for cfg in parsed:
+            ids.append(_create_queued(cfg, uri))
+    except BaseException:
+        for run_id in ids:
+            if _take_out_of_queue(run_id, uri):
+                _cancel(tracking.get_client(uri), run_id, "cancelled: the rest of its sweep could not be queued")
+        raise
+    if start_worker:
+        _start_executor(uri)
+    return ids
+
+
+def _reconcile(uri: str, start_worker: bool) -> None:
+    """Reconcile before acting (a dead run is not RUNNING; a lost worker restarts when ``start_worker``)."""
+    from adept import launcher
+
+    launcher.reconcile(tracking_uri=uri, start_worker=start_worker)
+
+
+def _create_queued(cfg: RunConfig, uri: str) -> str:
+    """Create ``cfg``'s run SCHEDULED (tags, params, ``config.json``) and its queue file; on any failure the
+    run ends FAILED with the reason and no queue file exists."""
+    from mlflow.entities import Param
+
     full = cfg.to_dict()
     client = tracking.get_client(uri)
     experiment_id = tracking.ensure_experiment(cfg.experiment or tracking.DEFAULT_EXPERIMENT, uri=uri)
@@ -116,12 +157,11 @@ def enqueue(config: RunConfig | dict, *, tracking_uri: str | None = None, start_
         client.log_text(run_id, json.dumps(full, indent=2), "config.json")
         client.update_run(run_id, status="SCHEDULED")
         _write_json_atomic(queue_dir(uri) / f"{run_id}.json", full)
-    except Exception as exc:
+    except BaseException as exc:
+        (queue_dir(uri) / f"{run_id}.json").unlink(missing_ok=True)
         client.set_tag(run_id, TAG_FAILURE, f"could not queue the run: {type(exc).__name__}: {exc}")
         client.set_terminated(run_id, status="FAILED")
         raise
-    if start_worker:
-        _start_executor(uri)
     return run_id
 
 
@@ -174,6 +214,7 @@ def stop_run(run_id: str, *, tracking_uri: str | None = None, wait_s: float = 5.
     or one on another host.
     """
     uri = _uri(tracking_uri)
+    _reconcile(uri, False)
     client, run = _client_and_run(run_id, uri, ": pick a run from the Runs table")
     status = run.info.status
     if status == "SCHEDULED":
@@ -220,6 +261,7 @@ def stop_run(run_id: str, *, tracking_uri: str | None = None, wait_s: float = 5.
 def stop_queue(*, tracking_uri: str | None = None) -> int:
     """Cancel every queued (SCHEDULED) run; running ones continue. Returns how many were cancelled."""
     uri = _uri(tracking_uri)
+    _reconcile(uri, False)
     client = tracking.get_client(uri)
     count = 0
     for run_id in queued_run_ids(uri):
@@ -253,28 +295,33 @@ def rerun(run_id: str, *, tracking_uri: str | None = None, start_worker: bool = 
 def resume(run_id: str, *, tracking_uri: str | None = None, start_worker: bool = True) -> str:
     """Queue a stopped (KILLED / FAILED) run again to continue from its ``checkpoint/`` artifact.
 
-    The same run id goes back to SCHEDULED; training is started with ``resume_from = run_id``.
+    Everything is checked before the run is touched (:func:`adept.checkpoints.check_resume`: not FINISHED, a
+    config.json and a whole checkpoint; its config passes the checks); then the same run id goes back to
+    SCHEDULED, its ``adept.failure`` kept as ``adept.previous_failure``, and training is started with
+    ``resume_from = run_id``.
     """
+    from adept.checkpoints import check_resume
+
     uri = _uri(tracking_uri)
+    _reconcile(uri, start_worker)
     client, run = _client_and_run(run_id, uri)
+    if run.info.status == "FINISHED":
+        raise ValueError(f"Run {run_id} already finished: Re-run it instead (a new run with the same config).")
     if run.info.status not in ("KILLED", "FAILED"):
         raise ValueError(f"Run {run_id} is {run.info.status}: only a KILLED or FAILED run can be resumed.")
     tags = run.data.tags
     pid = _int(tags.get(TAG_PID))
-    if pid and tags.get(TAG_HOST) == tracking.hostname() and tracking.pid_alive(pid, tags.get(TAG_PID_START)):
+    if pid and pid != os.getpid() and tags.get(TAG_HOST) == tracking.hostname() \
+            and tracking.pid_alive(pid, tags.get(TAG_PID_START)):
         raise ValueError(f"Run {run_id}'s process (pid {pid}) is still saving and exiting: "
                          "resume it in a moment.")
-    config = tracking.load_json_artifact(run_id, "config.json", uri=uri)
-    if not isinstance(config, dict):
-        raise ValueError(f"Run {run_id} has no config.json artifact: it cannot be resumed.")
-    try:
-        tracking.download_artifacts(run_id, "checkpoint/state.json", uri=uri)
-    except ValueError as exc:
-        raise ValueError(f"Run {run_id} saved no checkpoint: Re-run it from scratch instead.") from exc
+    config = check_resume(run_id, uri=uri)
     config["resume_from"] = run_id
     full = _parse(config).to_dict()
+    if TAG_FAILURE in tags:
+        client.set_tag(run_id, tracking.TAG_PREVIOUS_FAILURE, tags[TAG_FAILURE])
     for stale in (TAG_FAILURE, TAG_STOP):
-        if stale in run.data.tags:
+        if stale in tags:
             client.delete_tag(run_id, stale)
     client.update_run(run_id, status="SCHEDULED")
     _write_json_atomic(queue_dir(uri) / f"{run_id}.json", full)

@@ -85,6 +85,15 @@ def worker_status(*, tracking_uri: str | None = None) -> dict:
             "started": info.get("started") if running else None, "queued": len(queued_run_ids(uri))}
 
 
+def last_worker_concurrency(uri: str | None = None) -> int | None:
+    """The ``max_concurrent`` the store's last worker ran with (from its lock file), or None."""
+    try:
+        value = json.loads(lock_path(_uri(uri)).read_text() or "{}").get("max_concurrent")
+    except (OSError, json.JSONDecodeError, AttributeError):
+        return None
+    return value if isinstance(value, int) and value >= 1 else None
+
+
 def _worker_command(max_concurrent: int) -> list[str]:
     return [sys.executable, "-m", "adept", "worker", "--max-concurrent", str(max_concurrent)]
 
