@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import itertools
 import json
 import os
 import sys
@@ -16,6 +15,9 @@ import time
 import types
 import typing
 from pathlib import Path
+
+from adept.config_files import read_config_file
+from adept.sweeps import expand_sweep  # noqa: F401 - `from adept.__main__ import expand_sweep` keeps working
 
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
@@ -67,18 +69,6 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(flag, dest=f.name, type=typ, default=None, help=help_text)
 
 
-def read_config_file(path: str) -> dict:
-    p = Path(path)
-    if not p.exists():
-        raise ValueError(f"Config file {path} does not exist.")
-    text = p.read_text()
-    if p.suffix in (".yaml", ".yml"):
-        import yaml
-
-        return yaml.safe_load(text) or {}
-    return json.loads(text)
-
-
 def config_from_args(args) -> dict:
     from adept.config import RunConfig
 
@@ -93,71 +83,43 @@ def config_from_args(args) -> dict:
 def cmd_train(args) -> int:
     from adept.config import RunConfig
     from adept.tracking import RunKilled
-    from adept.training import train
+    from adept.training import RunFailed, train
 
     cfg = RunConfig.from_dict(config_from_args(args))
-    cfg.validate()
     try:
         result = train(cfg, run_id=args.run_id, progress=not args.quiet)
-    except RunKilled:
-        print("stopped: checkpoint saved, run marked KILLED (resume with --resume-from RUN_ID)", file=sys.stderr)
+    except RunKilled as exc:
+        if exc.checkpoint_step is None:
+            print("stopped before a checkpoint was saved: the run is KILLED with nothing to resume — Re-run it",
+                  file=sys.stderr)
+        else:
+            print(f"stopped: checkpoint saved at step {exc.checkpoint_step}, run marked KILLED (resume with "
+                  "--resume-from RUN_ID)", file=sys.stderr)
         return 143
+    except RunFailed as exc:
+        print(f"error: {one_line(exc)}", file=sys.stderr)
+        return 1
     print(json.dumps({k: v for k, v in result.items()}, indent=2))
     return 0
 
 
-_SHORT = {"num_virtual_tokens": "m", "rank": "r", "lr_prompt": "lrp", "lr_offsets": "lro", "adept_depth": "depth",
-          "adept_activation": "", "adept_bias": "bias", "budget": "budget"}
-
-
-def _short_value(value) -> str:
-    return ("on" if value else "off") if isinstance(value, bool) else str(value)
-
-
-def expand_sweep(spec: dict) -> list[dict]:
-    """``base`` dict x the cartesian product of ``grid`` lists (plus optional explicit ``runs``)."""
-    base = dict(spec.get("base", {}))
-    grid = spec.get("grid", {})
-    keys = list(grid)
-    configs = []
-    lists = {k: grid[k] if isinstance(grid[k], list) else [grid[k]] for k in keys}
-    # Grid fields that vary and that the default run name (method-task-seed) does not show go into the name,
-    # so that e.g. an ablation's runs can be told apart in lists and charts.
-    named = [k for k in keys if len(lists[k]) > 1 and k not in ("method", "task", "seed")]
-    for values in itertools.product(*lists.values()):
-        cfg = {**base, **dict(zip(keys, values))}
-        if named and not cfg.get("run_name"):
-            task = Path(cfg["data_file"]).stem if cfg.get("data_file") else cfg.get("task", "rotten-tomatoes")
-            tags = "-".join(f"{_SHORT.get(k, k)}{_short_value(cfg[k])}" for k in named)
-            cfg["run_name"] = f"{str(cfg.get('method', 'adept')).lower()}-{task}-{tags}-s{cfg.get('seed', 0)}"
-        configs.append(cfg)
-    for extra in spec.get("runs", []):
-        configs.append({**base, **extra})
-    if spec.get("experiment"):
-        for c in configs:
-            c.setdefault("experiment", spec["experiment"])
-    return configs
-
-
 def cmd_sweep(args) -> int:
     from adept import launcher
-    from adept.config import RunConfig
+    from adept.sweeps import load_sweep
 
-    spec = read_config_file(args.file)
-    configs = expand_sweep(spec)
-    sweep_id = spec.get("name") or Path(args.file).stem
     stamp = time.strftime("%Y%m%d-%H%M%S")
+    spec, configs = load_sweep(args.file, max_runs=args.max_runs, sweep_id=None)
+    sweep_id = f"{spec.get('name') or Path(args.file).stem}-{stamp}"
     for c in configs:
-        c.setdefault("sweep", f"{sweep_id}-{stamp}")
-        RunConfig.from_dict(c).validate()  # all valid before any is queued
+        c.setdefault("sweep", sweep_id)
     if args.dry_run:
         for c in configs:
             print(json.dumps(c))
         print(f"{len(configs)} runs (dry run, nothing queued)")
         return 0
-    ids = [launcher.enqueue(c, start_worker=False) for c in configs]
-    print(f"queued {len(ids)} runs as sweep {configs[0]['sweep']}")
     concurrency = args.concurrency or spec.get("concurrency") or 1
+    ids = launcher.enqueue_all(configs)
+    print(f"queued {len(ids)} runs as sweep {configs[0]['sweep']}")
     if args.detach:
         launcher.ensure_worker(concurrency)
         print("a background worker runs them; watch with `python -m adept runs` or the dashboard")
@@ -168,8 +130,9 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_runs(args) -> int:
-    from adept import tracking
+    from adept import launcher, tracking
 
+    launcher.reconcile()  # a run whose process died shows as FAILED, not RUNNING; a lost worker restarts
     df = tracking.runs_dataframe(args.experiment)
     if df.empty:
         print("no runs in", tracking.tracking_uri())
@@ -214,8 +177,9 @@ def summary_table(df, metric: str, by: tuple[str, ...] = ()):
 
 def cmd_report(args) -> int:
     """Markdown table of test metrics by task x method (mean ± std over seeds) for one experiment."""
-    from adept import tracking
+    from adept import launcher, tracking
 
+    launcher.reconcile()
     rows = summary_table(tracking.runs_dataframe(args.experiment), args.metric, tuple(args.by))
     if not rows:
         print(f"no finished runs with {args.metric} in experiment {args.experiment!r}")
@@ -230,8 +194,9 @@ def cmd_report(args) -> int:
 
 def cmd_worker(args) -> int:
     from adept import launcher
+    from adept.launcher.worker import _default_concurrency
 
-    launcher.worker_main(max_concurrent=args.max_concurrent)
+    launcher.worker_main(max_concurrent=args.max_concurrent or _default_concurrency())
     return 0
 
 
@@ -267,9 +232,32 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def one_line(exc: BaseException) -> str:
+    """An exception's message on one line (a parser's message may hold line breaks)."""
+    return " ".join(str(exc).split())
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a bad command line as one ``error: ...`` line (exit 2), not usage + error."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 1")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m adept", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(prog="python -m adept", description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train one run (tracked in MLflow)")
@@ -281,7 +269,9 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("sweep", help="queue base x grid runs from a YAML file and run them")
     p.add_argument("file")
-    p.add_argument("--concurrency", type=int, help="runs at once (default: the file's, else 1)")
+    p.add_argument("--concurrency", type=positive_int, help="runs at once (default: the file's, else 1)")
+    p.add_argument("--max-runs", type=positive_int, metavar="N",
+                   help="queue at most N runs (default 200; a larger grid is refused unless you raise this)")
     p.add_argument("--detach", action="store_true", help="queue and return; a background worker runs them")
     p.add_argument("--dry-run", action="store_true", help="print the expanded configs, queue nothing")
     p.set_defaults(func=cmd_sweep)
@@ -289,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("runs", help="list runs from the store")
     p.add_argument("--experiment")
     p.add_argument("--sweep")
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--limit", type=positive_int, default=50)
     p.set_defaults(func=cmd_runs)
 
     p = sub.add_parser("report", help="markdown table: test metric by task x method, mean ± std over seeds")
@@ -300,13 +290,14 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("worker", help="run queued runs (started by the launcher)")
-    p.add_argument("--max-concurrent", type=int, default=int(os.environ.get("ADEPT_MAX_CONCURRENT", "1")))
+    p.add_argument("--max-concurrent", type=positive_int, default=None,
+                   help="runs at once (default: ADEPT_MAX_CONCURRENT, else 1)")
     p.set_defaults(func=cmd_worker)
 
     sub.add_parser("warm", help="cache the offline backbones").set_defaults(func=cmd_warm)
     sub.add_parser("tasks", help="list the task registry").set_defaults(func=cmd_tasks)
     p = sub.add_parser("demo", help="a short three-method comparison on MiniLM")
-    p.add_argument("--steps", type=int, default=60)
+    p.add_argument("--steps", type=positive_int, default=60)
     p.set_defaults(func=cmd_demo)
 
     from adept import analysis, bench
@@ -317,8 +308,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except ValueError as exc:  # the library's own explanation of a bad input: one line, no traceback
+        print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
 
 

@@ -423,14 +423,37 @@ class PromptTunedModel(nn.Module):
         return directory
 
 
+_ADAPTER_KEYS = {"method": str, "backbone": str, "kind": str, "d_model": int, "vocab_size": int,
+                 "num_virtual_tokens": int, "rank": int, "max_length": int}
+
+
+def _read_adapter_config(path: Path) -> dict:
+    """``adapter_config.json`` parsed and checked (the keys and types :func:`load_adapter` needs)."""
+    try:
+        cfg = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"{path} is not valid JSON ({exc}): save the adapter again (re-run or fold the run).") from exc
+    if not isinstance(cfg, dict):
+        raise ValueError(f"{path} holds a {type(cfg).__name__}, not an adapter config: save the adapter again.")
+    for key, typ in _ADAPTER_KEYS.items():
+        if not isinstance(cfg.get(key), typ) or isinstance(cfg.get(key), bool):
+            raise ValueError(f"{path}: {key!r} is missing or not {typ.__name__} ({cfg.get(key)!r}): the adapter "
+                             "config is broken — save the adapter again (re-run or fold the run).")
+    sizes = (cfg["num_virtual_tokens"], cfg["rank"], cfg["max_length"])
+    if min(sizes) < 0 or cfg["max_length"] < 1 or max(sizes) > 2**20:
+        raise ValueError(f"{path}: sizes l={cfg['num_virtual_tokens']}, r={cfg['rank']}, s={cfg['max_length']} are "
+                         "impossible: the adapter config is broken — save the adapter again.")
+    return cfg
+
+
 def load_adapter(directory: str | Path, backbone: Backbone) -> PromptTunedModel:
     """Rebuild a saved adapter on ``backbone``; refuses a backbone it was not trained on."""
     from safetensors.torch import load_file
 
     directory = Path(directory)
-    if not (directory / ADAPTER_CONFIG).exists() or not (directory / ADAPTER_WEIGHTS).exists():
+    if not (directory / ADAPTER_CONFIG).is_file() or not (directory / ADAPTER_WEIGHTS).is_file():
         raise ValueError(f"{directory} is not an adapter folder: it needs {ADAPTER_CONFIG} and {ADAPTER_WEIGHTS}.")
-    cfg = json.loads((directory / ADAPTER_CONFIG).read_text())
+    cfg = _read_adapter_config(directory / ADAPTER_CONFIG)
     vocab = backbone.vocab_size
     if cfg["d_model"] != backbone.d_model or cfg["vocab_size"] != vocab or cfg["kind"] != backbone.kind:
         raise ValueError(
@@ -445,10 +468,19 @@ def load_adapter(directory: str | Path, backbone: Backbone) -> PromptTunedModel:
         )
     model = PromptTunedModel(
         backbone, cfg["method"], cfg["num_virtual_tokens"], cfg["rank"], cfg["max_length"],
-        num_labels=cfg["num_labels"], padding_side=cfg["padding_side"], depth=cfg.get("depth", 1),
+        num_labels=cfg.get("num_labels"), padding_side=cfg.get("padding_side"), depth=cfg.get("depth", 1),
         activation=cfg.get("activation", "relu"), bias=cfg.get("bias", True), dropout=cfg.get("dropout", 0.1),
     )
-    missing, unexpected = model.load_state_dict(load_file(str(directory / ADAPTER_WEIGHTS)), strict=False)
+    try:
+        weights = load_file(str(directory / ADAPTER_WEIGHTS))
+    except Exception as exc:  # safetensors' own error type: a truncated, empty or foreign file
+        raise ValueError(f"{directory / ADAPTER_WEIGHTS} is damaged or not a safetensors file "
+                         f"({str(exc).splitlines()[0][:160]}): save it again (re-run or fold the run).") from exc
+    try:
+        missing, unexpected = model.load_state_dict(weights, strict=False)
+    except RuntimeError as exc:  # a tensor of the wrong shape
+        raise ValueError(f"Adapter weights in {directory} do not fit its config: {str(exc).splitlines()[-1][:200]}"
+                         ) from exc
     missing = [k for k in missing if not k.startswith("model.")]
     if missing or unexpected:
         raise ValueError(f"Adapter weights in {directory} do not match its config: missing {missing}, "

@@ -142,6 +142,19 @@ def load_folded(out_dir: str | Path, backbone=None):
     return load_adapter(out / "adapter", bb).eval()
 
 
+def _check_out_dir(out: Path) -> None:
+    """Refuse an output folder that is a file, or a non-empty folder that holds no earlier fold (it would be
+    deleted): ``ValueError`` saying what to pick instead; nothing is changed."""
+    from adept.methods import ADAPTER_CONFIG
+
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file, not a folder: give a new or empty folder (it is created).")
+    if out.is_dir() and any(out.iterdir()) and not (out / FOLD_REPORT).exists() \
+            and not (out / "adapter" / ADAPTER_CONFIG).exists():
+        raise ValueError(f"--out {out} is a folder with other files in it (no earlier fold): give a new or empty "
+                         "folder — nothing in it was changed.")
+
+
 def fold_run(run_id: str, out_dir: str | Path | None = None, *, full_model: bool = False,
              check_examples: int = 16) -> dict:
     """Fold a run's best adapter into ``out_dir`` (default ``<ADEPT_HOME>/folded/<run_id>``), reload it from
@@ -151,10 +164,11 @@ def fold_run(run_id: str, out_dir: str | Path | None = None, *, full_model: bool
     """
     from adept.tracking import adept_home
 
+    out = Path(out_dir).expanduser() if out_dir else Path(adept_home()) / "folded" / run_id
+    _check_out_dir(out)
     model, encoder, task, _ = load_run_model(run_id)
-    out = Path(out_dir) if out_dir else Path(adept_home()) / "folded" / run_id
     if out.exists():
-        shutil.rmtree(out)
+        shutil.rmtree(out)  # an earlier fold of a run (checked above): replaced whole
     report = fold_model(model, out, full_model=full_model)
     report["run_id"] = run_id
     report["max_abs_diff"] = None
