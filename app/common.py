@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib
 import math
 import os
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +19,9 @@ import streamlit as st
 
 MLFLOW_UI_DEFAULT = "http://127.0.0.1:5000"
 ACTIVE_STATUSES = ("RUNNING", "SCHEDULED")
+RECONCILE_EVERY_S = 10.0
+_reconciled: dict[str, float] = {}  # tracking URI -> when this process last reconciled it
+_reconcile_lock = threading.Lock()
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -77,8 +82,25 @@ def _runs_cached(uri: str) -> pd.DataFrame:
     return module("tracking").runs_dataframe(uri=uri)
 
 
+def reconcile(force: bool = False) -> list[str]:
+    """:func:`adept.launcher.reconcile` before reading, at most every :data:`RECONCILE_EVERY_S` in this app
+    process (pages poll every 2 s): a run whose process died shows FAILED, not RUNNING, and a queue whose
+    worker died gets a new one. Returns the runs it repaired."""
+    now, uri = time.monotonic(), tracking_uri()
+    with _reconcile_lock:
+        if not force and now - _reconciled.get(uri, -math.inf) < RECONCILE_EVERY_S:
+            return []
+        _reconciled[uri] = now
+    ok, fixed = attempt(module("launcher").reconcile, tracking_uri=uri, what="Checking running runs")
+    if ok and fixed:
+        clear_caches()
+    return fixed or []
+
+
 def runs() -> pd.DataFrame:
-    """Every run of the store (one row each, newest first), re-read at most once a second."""
+    """Every run of the store (one row each, newest first), re-read at most once a second, reconciled first
+    (:func:`reconcile`)."""
+    reconcile()
     ok, df = attempt(_runs_cached, tracking_uri(), what="Reading the MLflow store")
     if not ok:
         st.stop()

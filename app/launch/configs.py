@@ -7,14 +7,14 @@ import re
 from dataclasses import dataclass
 
 from app import common
-from app.launch.fields import METHODS, MODE_BUDGET
+from app.launch.fields import METHODS, MODE_BUDGET, input_errors, label
 from app.launch.sizing import Sizing
-from app.launch.sources import DataSource, backbone_errors, data_file_errors
+from app.launch.sources import DataSource, backbone_errors, data_dir_errors, data_file_errors
 
 
 @dataclass
 class Form:
-    """Everything the form says, parsed (learning rates are None where the text is not a number)."""
+    """Everything the form says, parsed (a number is None where its text is not a valid number)."""
 
     methods: list[str]
     backbone: str
@@ -24,13 +24,13 @@ class Form:
     lr_offsets: float | None
     lr_head: float | None
     seeds: list[int]
-    max_steps: int
-    batch_size: int
-    eval_every: int
-    warmup_steps: int
-    eval_examples: int
-    test_examples: int
-    early_stopping_patience: int
+    max_steps: int | None
+    batch_size: int | None
+    eval_every: int | None
+    warmup_steps: int | None
+    eval_examples: int | None
+    test_examples: int | None
+    early_stopping_patience: int | None
     init: str
     zero_shot: bool
     experiment: str
@@ -43,23 +43,35 @@ def parse_float(text: str, name: str, errors: dict) -> float | None:
     except ValueError:
         errors[name] = f"{text!r} is not a number — type e.g. 0.3 or 1e-4"
         return None
+    if value != value or value in (float("inf"), float("-inf")):
+        errors[name] = f"{text!r} is not a finite number — type e.g. 0.3 or 1e-4"
+        return None
     return value
 
 
+MAX_SEEDS = 100
+
+
 def parse_seeds(text: str, errors: dict) -> list[int]:
+    limit = common.module("config_checks").SEED_LIMIT
     parts = [p for p in re.split(r"[,\s]+", str(text).strip()) if p]
     try:
-        seeds = [int(p) for p in parts]
+        seeds = [int(p) for p in parts if len(p) <= 30]
     except ValueError:
+        seeds = None
+    if seeds is None or len(seeds) != len(parts):
         errors["seed"] = f"{text!r} — list whole numbers separated by commas, e.g. 0, 1, 2"
         return []
     if not seeds:
         errors["seed"] = "no seed — give at least one, e.g. 0"
-    elif any(s < 0 for s in seeds):
-        errors["seed"] = "seeds must be >= 0"
+    elif any(not 0 <= s < limit for s in seeds):
+        bad = next(s for s in seeds if not 0 <= s < limit)
+        errors["seed"] = f"{bad:,} is out of range — seeds go from 0 to {limit - 1:,} (32-bit)"
+    elif len(seeds) > MAX_SEEDS:
+        errors["seed"] = f"{len(seeds)} seeds — list at most {MAX_SEEDS} (one run per method and seed)"
     elif len(set(seeds)) != len(seeds):
         errors["seed"] = "a seed is listed twice — each seed once"
-    return list(dict.fromkeys(seeds))
+    return list(dict.fromkeys(seeds)) if "seed" not in errors else []
 
 
 def read_form(
@@ -68,13 +80,14 @@ def read_form(
     """The :class:`Form` and ``{field: message}`` of everything wrong with it. ``texts``: the learning rates
     (``lr_prompt``, ``lr_offsets``, ``lr_head``) and ``seeds`` as typed; ``values``: the other training fields
     of :class:`Form`. The configs of the selected methods (all three when none is) are checked too."""
-    errors: dict[str, str] = {}
+    errors: dict[str, str] = dict(input_errors())  # number fields that hold no valid number
     lrs = {k: parse_float(texts[k], k, errors) for k in ("lr_prompt", "lr_offsets", "lr_head")}
     seeds = parse_seeds(texts["seeds"], errors)
     errors.update(backbone_errors(backbone, size.d))
     errors.update(data_file_errors(source))
+    errors.update(data_dir_errors(source))
     form = Form(methods=methods, backbone=backbone, source=source, size=size, seeds=seeds, **lrs, **values)
-    if not errors and form.lr_prompt is not None and size.d is not None:
+    if not errors and size.d is not None:
         probe = [config_for(form, m, seeds[0] if seeds else 0) for m in (methods or METHODS)]
         for field, msg in check(probe).items():
             errors.setdefault(field, msg)
@@ -133,6 +146,8 @@ def check(configs: list[dict]) -> dict[str, str]:
         try:
             rc = config.RunConfig.from_dict(cfg)
             problems = rc.field_errors()
+        except getattr(config, "ConfigError", ValueError) as exc:
+            problems = getattr(exc, "errors", None) or {"general": str(exc)}
         except (TypeError, ValueError) as exc:
             problems = {"general": str(exc)}
         for field, msg in problems.items():
@@ -141,8 +156,21 @@ def check(configs: list[dict]) -> dict[str, str]:
     return {f: " · ".join(m) for f, m in found.items()}
 
 
+def size_warnings(configs: list[dict]) -> list[str]:
+    """The sizes of these configs that are valid but look like typos (``RunConfig.size_warnings``), once each."""
+    config = common.module("config")
+    found: list[str] = []
+    for cfg in configs:
+        try:
+            lines = config.RunConfig.from_dict(cfg).size_warnings()
+        except (TypeError, ValueError):
+            continue
+        found += [w for w in lines if w not in found]
+    return found
+
+
 def place_errors(errors: dict[str, str], slot: dict) -> list[str]:
-    """Show each error in the placeholder under its field; returns ``"**field**: message"`` of the others.
+    """Show each error in the placeholder under its field; returns ``"**label**: message"`` of the others.
     A data-file error with no file field goes under the task, and a task error under the file field."""
     general = []
     for field, msg in errors.items():
@@ -154,5 +182,5 @@ def place_errors(errors: dict[str, str], slot: dict) -> list[str]:
         if target is not None:
             target.error(msg, icon=":material/error:")
         else:
-            general.append(f"**{field}**: {msg}")
+            general.append(f"**{label(field)}**: {msg}")
     return general

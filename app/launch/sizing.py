@@ -17,9 +17,9 @@ class Sizing:
 
     mode: str
     d: int | None
-    max_length: int
+    max_length: int | None  # None (like the sizes below) while its field holds no valid number
     budget: int | None
-    l_m: int  # DePT / ADePT prompt length
+    l_m: int | None  # DePT / ADePT prompt length
     l_pt: int | None = None  # PT prompt length (l and r mode)
     rank: int | None = None  # DePT / ADePT rank (l and r mode)
 
@@ -30,8 +30,8 @@ def d_model_of(name: str) -> int | None:
 
 
 def use_paper_budget(d: int) -> None:
-    st.session_state[K + "budget"] = 100 * d
-    st.session_state[K + "l_pt"] = 100
+    st.session_state[K + "budget"] = str(100 * d)
+    st.session_state[K + "l_pt"] = "100"
 
 
 def sizing_widgets(backbone: str, slot: dict) -> Sizing:
@@ -52,8 +52,6 @@ def sizing_widgets(backbone: str, slot: dict) -> Sizing:
                 "Trainable parameters (budget)",
                 "budget",
                 slot,
-                min_value=1,
-                step=1000,
                 help="Soft prompt + offsets. The paper: PT's 100 tokens, i.e. 100 × d.",
             )
         with c2:
@@ -61,8 +59,6 @@ def sizing_widgets(backbone: str, slot: dict) -> Sizing:
                 "DePT / ADePT prompt length l",
                 "num_virtual_tokens",
                 slot,
-                min_value=0,
-                step=1,
                 help="The rest of the budget goes to the offsets' rank r. Paper: 60.",
             )
         l_pt, rank = None, None
@@ -70,16 +66,16 @@ def sizing_widgets(backbone: str, slot: dict) -> Sizing:
             st.caption(
                 f"Paper's protocol for this backbone: budget = 100 × d = {100 * d:,} (PT with 100 tokens)."
             )
-            if int(budget) != 100 * d:
+            if budget != 100 * d:
                 st.button("Use 100 × d", on_click=use_paper_budget, args=(d,), key=K + "paper_budget")
     else:
         with c1:
-            l_pt = number_field("PT prompt length", "l_pt", None, min_value=1, step=1)
+            l_pt = number_field("PT prompt length", "l_pt", slot, min_value=1, max_value=4096)
         with c2:
-            l_m = number_field("DePT / ADePT prompt length l", "num_virtual_tokens", slot, min_value=0, step=1)
+            l_m = number_field("DePT / ADePT prompt length l", "num_virtual_tokens", slot)
         with c1:
-            rank = number_field("DePT / ADePT rank r", "rank", slot, min_value=1, step=1)
-        budget = l_pt * d if d else None
+            rank = number_field("DePT / ADePT rank r", "rank", slot)
+        budget = l_pt * d if d and l_pt is not None else None
     with c3:
         max_length = number_field(
             "Max input tokens s",
@@ -87,7 +83,6 @@ def sizing_widgets(backbone: str, slot: dict) -> Sizing:
             slot,
             min_value=8,
             max_value=4096,
-            step=8,
             help="Inputs are truncated to s tokens; DePT's position table has s rows.",
         )
     return Sizing(mode, d, max_length, budget, l_m, l_pt, rank)
@@ -96,6 +91,10 @@ def sizing_widgets(backbone: str, slot: dict) -> Sizing:
 def budget_preview(size: Sizing, backbone: str) -> None:
     """The trainable parameters of PT, DePT and ADePT at these sizes, as a table (nothing without ``d``)."""
     if size.d is None:
+        return
+    needed = [size.max_length, size.l_m] + ([size.budget] if size.mode == MODE_BUDGET else [size.l_pt, size.rank])
+    if any(v is None for v in needed):
+        st.caption("Fix the sizes marked in the form to see what each method trains.")
         return
     budget_mod = common.module("budget")
     rows = None

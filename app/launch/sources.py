@@ -1,5 +1,10 @@
 """Where a run's model and data come from: a registry backbone or any hub id / local model folder, and a
-registry task or the user's own file (uploaded, or a path on this machine), with their checks."""
+registry task or the user's own file (uploaded, or a path on this machine), with their checks.
+
+A typed path (a data file, or a registry task's folder) is read only when it lies inside a data folder
+(:func:`data_roots`: the uploads, ``<repo>/data``, ``./data`` and ``ADEPT_DATA_DIRS``) unless the user ticks
+"Read files outside the data folders": the form shows what it reads (rows, labels, errors quoting the
+file), so without that rule anyone who can open the page could read any file the server can."""
 
 from __future__ import annotations
 
@@ -15,6 +20,8 @@ from app.launch.fields import K
 
 UPLOAD = "your own file (csv / jsonl / parquet)"
 OTHER_BACKBONE = "other: hub id or local folder"
+MAX_UPLOAD_NAME = 100  # characters kept of an upload's name (a file system allows 255 bytes in all)
+ANY_PATH_LABEL = "Read files outside the data folders"
 
 
 @dataclass
@@ -83,8 +90,12 @@ def data_widgets(task: str, slot: dict) -> DataSource:
             "'split' column (train / validation / test), else an 80/10/10 split.",
         )
         path_typed = st.text_input(
-            "…or the path of a file on this machine", key=K + "data_path", placeholder="/data/reviews.csv"
+            "…or the path of a file on this machine",
+            key=K + "data_path",
+            placeholder="data/reviews.csv",
+            help="Inside a data folder: " + ", ".join(str(r) for r in data_roots()) + ".",
         ).strip()
+        any_path_checkbox()
         c1, c2, c3 = st.columns(3)
         source = DataSource(
             task,
@@ -104,6 +115,8 @@ def data_widgets(task: str, slot: dict) -> DataSource:
             key=K + "data_dir",
             help="Paper tasks need local files offline; online they come from the Hugging Face hub.",
         )
+        if st.session_state.get(K + "data_dir"):
+            any_path_checkbox()
         slot["data_dir"] = st.empty()
     # The remembered folder counts even when its field is not drawn (tasks with offline data).
     return DataSource(task, data_dir=st.session_state.get(K + "data_dir") or "")
@@ -111,6 +124,40 @@ def data_widgets(task: str, slot: dict) -> DataSource:
 
 # ------------------------------------------------------------------------------------------------------
 # Checks
+
+
+def data_roots() -> list[Path]:
+    """The folders typed paths may read from without the opt-in: ``<home>/uploads``, ``<repo>/data``,
+    ``<working dir>/data`` and every folder in ``ADEPT_DATA_DIRS`` (separated by ``os.pathsep``)."""
+    import os
+
+    tracking = common.module("tracking")
+    roots = [tracking.adept_home() / "uploads", tracking.REPO_ROOT / "data", Path.cwd() / "data"]
+    roots += [Path(p).expanduser() for p in os.environ.get("ADEPT_DATA_DIRS", "").split(os.pathsep) if p.strip()]
+    return list(dict.fromkeys(r.resolve() for r in roots))
+
+
+def inside_data_roots(path: str) -> bool:
+    """Whether ``path`` (symlinks followed) lies inside one of :func:`data_roots`."""
+    resolved = Path(path).expanduser().resolve()
+    return any(resolved == r or resolved.is_relative_to(r) for r in data_roots())
+
+
+def any_path_checkbox() -> bool:
+    """The opt-in to read typed paths outside the data folders (off by default)."""
+    return st.checkbox(
+        ANY_PATH_LABEL,
+        key=K + "any_path",
+        help="Off: only files in " + ", ".join(str(r) for r in data_roots()) + " are read. On: any file this "
+        "server can read — fine on your own machine, risky when others can open this page.",
+    )
+
+
+def _outside_roots(path: str, what: str) -> str | None:
+    if st.session_state.get(K + "any_path") or inside_data_roots(path):
+        return None
+    return (f"{what} is outside the data folders ({', '.join(str(r) for r in data_roots())}) — upload it, move it "
+            f"into one of them, or tick “{ANY_PATH_LABEL}”")
 
 
 def offline_tasks() -> tuple:
@@ -136,8 +183,12 @@ def data_file_errors(source: DataSource) -> dict[str, str]:
     path = source.data_file
     if not path:
         return {"data_file": "upload a file or type its path"}
-    if not Path(path).is_file():
-        return {"data_file": f"{path} does not exist — check the path"}
+    outside = _outside_roots(path, "this file")  # uploads are stored inside a data folder
+    if outside:
+        return {"data_file": outside}  # neither read nor even looked at
+    problem = common.module("tasks.user_files").path_problem(path)
+    if problem:
+        return {"data_file": problem}
     _, err = check_data_file(
         path, Path(path).stat().st_mtime, source.text_column, source.text_pair_column, source.label_column
     )
@@ -175,11 +226,36 @@ def check_registry_task(name: str, data_dir: str) -> str | None:
     return None
 
 
+def data_dir_errors(source: DataSource) -> dict[str, str]:
+    """``{"data_dir": message}`` when a registry task's folder is typed outside the data folders (unless
+    allowed) or is not a folder."""
+    folder = source.data_dir
+    if source.is_file or not folder:
+        return {}
+    outside = _outside_roots(folder, "this folder")
+    if outside:
+        return {"data_dir": outside}
+    if not Path(folder).expanduser().is_dir():
+        return {"data_dir": f"{folder} is not a folder — give the folder that holds the task's csv / jsonl files"}
+    return {}
+
+
+def upload_name(name: str) -> str:
+    """A safe, short file name for an upload: only ``[A-Za-z0-9._-]``, no leading dots, at most
+    :data:`MAX_UPLOAD_NAME` characters with its extension kept (a 300-character name would not fit the
+    file system's 255)."""
+    base = Path(str(name)).name
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", base).lstrip("._") or "data"
+    stem, suffix = (safe.rsplit(".", 1)[0], "." + safe.rsplit(".", 1)[1]) if "." in safe else (safe, "")
+    suffix = suffix[:16]
+    return (stem[: MAX_UPLOAD_NAME - len(suffix)] or "data") + suffix
+
+
 def save_upload(upload) -> Path:
     """Store an upload as ``<ADEPT_HOME>/uploads/<sha>-<name>`` (the run processes read it from there)."""
     data = upload.getvalue()
     digest = hashlib.sha256(data).hexdigest()[:12]
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(upload.name).name) or "data"
+    safe = upload_name(upload.name)
     folder = common.module("tracking").adept_home() / "uploads"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{digest}-{safe}"

@@ -10,6 +10,7 @@ import streamlit as st
 
 from app import common
 from app.launch.configs import Form, check, config_for
+from app.launch.fields import label
 from app.launch.sources import check_registry_task, offline_tasks
 
 
@@ -46,9 +47,11 @@ def show_estimate(form: Form, selected: list[tuple[str, int]]) -> None:
     )
 
 
-def launch(form: Form, pairs: list[tuple[str, int]], compare_all: bool, errors: dict[str, str]) -> None:
+def launch(form: Form, pairs: list[tuple[str, int]], compare_all: bool, errors: dict[str, str],
+           warnings: list[str] | None = None, confirmed: bool = False) -> None:
     """Queue one run per ``(method, seed)`` (``compare_all``: at one budget, method choice ignored) unless
-    something is wrong; keeps what was queued in ``st.session_state["launch_result"]``."""
+    something is wrong or ``warnings`` (sizes that look like typos) are not ``confirmed``; all the runs or
+    none (``adept.launcher.enqueue_all``). Keeps what was queued in ``st.session_state["launch_result"]``."""
     source = form.source
     all_cfgs = [config_for(form, m, s, same_budget=compare_all) for m, s in pairs]
     problems = dict(errors) if not compare_all else {k: v for k, v in errors.items() if k != "method"}
@@ -58,9 +61,11 @@ def launch(form: Form, pairs: list[tuple[str, int]], compare_all: bool, errors: 
         err = check_registry_task(source.task, source.data_dir)
         if err:
             problems["task"] = err
+    if not problems and warnings and not confirmed:
+        problems["sizes"] = "tick “Launch these sizes anyway” under the warning, or change them"
     if problems:
         st.session_state.pop("launch_result", None)
-        st.error("Nothing launched. Fix: " + "; ".join(f"**{k}** — {v}" for k, v in problems.items()))
+        st.error("Nothing launched. Fix: " + "; ".join(f"**{label(k)}** — {v}" for k, v in problems.items()))
         return
     task_short = Path(source.data_file).stem if source.data_file else source.task
     sweep = form.sweep or (
@@ -68,21 +73,27 @@ def launch(form: Form, pairs: list[tuple[str, int]], compare_all: bool, errors: 
         if len(all_cfgs) > 1
         else ""
     )
-    launcher = common.module("launcher")
-    ids: list[str] = []
     for cfg in all_cfgs:
         cfg["sweep"] = sweep
-        ok, run_id = common.attempt(launcher.enqueue, cfg, what=f"Queueing {cfg['method']} seed {cfg['seed']}")
-        if not ok:
-            break
-        ids.append(run_id)
-    common.clear_caches()
-    if ids:
-        st.session_state["launch_result"] = {
-            "ids": ids,
-            "sweep": sweep,
-            "names": [f"{c['method']}-s{c['seed']}" for c in all_cfgs],
-        }
+    launcher = common.module("launcher")
+    try:
+        ids = launcher.enqueue_all(all_cfgs, start_worker=True)
+    except ValueError as exc:  # the library's last checks (data file, device, positions): nothing was queued
+        found = getattr(exc, "errors", None) or {"general": str(exc)}
+        st.session_state.pop("launch_result", None)
+        st.error("Nothing launched. Fix: " + "; ".join(f"**{label(k)}** — {v}" for k, v in found.items()))
+        return
+    except Exception as exc:  # noqa: BLE001 - the store failed: say so, keep the page up
+        st.session_state.pop("launch_result", None)
+        st.error(f"Nothing launched: queueing failed — {type(exc).__name__}: {exc}")
+        return
+    finally:
+        common.clear_caches()
+    st.session_state["launch_result"] = {
+        "ids": ids,
+        "sweep": sweep,
+        "names": [f"{c['method']}-s{c['seed']}" for c in all_cfgs],
+    }
 
 
 def show_result() -> None:

@@ -57,16 +57,16 @@ with form_col:
         )
     c1, c2, c3 = st.columns(3)
     with c1:
-        values["max_steps"] = number_field("Steps", "max_steps", slot, min_value=1, step=10)
+        values["max_steps"] = number_field("Steps", "max_steps", slot)
     with c2:
-        values["batch_size"] = number_field("Batch size", "batch_size", slot, min_value=1, step=1)
+        values["batch_size"] = number_field("Batch size", "batch_size", slot)
     with c3:
-        values["eval_every"] = number_field("Evaluate every (steps)", "eval_every", slot, min_value=1, step=5)
+        values["eval_every"] = number_field("Evaluate every (steps)", "eval_every", slot)
 
     with st.expander("More settings"):
         c1, c2, c3 = st.columns(3)
         with c1:
-            values["warmup_steps"] = number_field("Warmup steps", "warmup_steps", slot, min_value=0, step=5)
+            values["warmup_steps"] = number_field("Warmup steps", "warmup_steps", slot)
             texts["lr_head"] = text_field(
                 "Learning rate, classification head",
                 "lr_head",
@@ -75,14 +75,14 @@ with form_col:
             )
         with c2:
             values["eval_examples"] = number_field(
-                "Validation examples per evaluation", "eval_examples", slot, min_value=1, step=50
+                "Validation examples per evaluation", "eval_examples", slot
             )
             values["test_examples"] = number_field(
-                "Test examples (0 = all)", "test_examples", slot, min_value=0, step=100
+                "Test examples (0 = all)", "test_examples", slot
             )
         with c3:
             values["early_stopping_patience"] = number_field(
-                "Early stopping patience (evaluations, 0 = off)", "early_stopping_patience", slot, min_value=0, step=1
+                "Early stopping patience (evaluations, 0 = off)", "early_stopping_patience", slot
             )
             values["init"] = st.selectbox("Prompt initialisation", ["text", "random"], key=K + "init")
             slot["init"] = st.empty()
@@ -105,10 +105,16 @@ with side:
 
     selected = [(m, s) for s in form.seeds for m in methods]
     every = [(m, s) for s in form.seeds for m in METHODS]
-    if selected and not errors and form.lr_prompt is not None and form.seeds:
+    if selected and not errors and form.seeds:
         submit.show_estimate(form, selected)
     if general:
         st.error("Fix these settings: " + "; ".join(general))
+    # Valid but probably typos (10,000,000 steps, a 600-token prompt): launching needs a tick first.
+    warnings = [] if errors else configs.size_warnings([configs.config_for(form, m, 0) for m in METHODS])
+    confirmed = False
+    if warnings:
+        st.warning("These sizes look like typos: " + "; ".join(warnings) + ".", icon=":material/warning:")
+        confirmed = st.checkbox("Launch these sizes anyway", key=K + "confirm_sizes")
 
     # Never disabled: a click with invalid input says what to fix (and launches nothing).
     c1, c2 = st.columns(2)
@@ -125,7 +131,7 @@ with side:
         help="PT, DePT and ADePT at the same budget for every seed, grouped as one sweep.",
     )
     if go_all:
-        submit.launch(form, every, True, errors)
+        submit.launch(form, every, True, errors, warnings, confirmed)
     elif go_selected:
-        submit.launch(form, selected, False, errors)
+        submit.launch(form, selected, False, errors, warnings, confirmed)
     submit.show_result()

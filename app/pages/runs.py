@@ -23,7 +23,6 @@ TABLE_COLUMNS = {
     "sweep": "sweep",
     "failure": "why it ended",
 }
-RECONCILE_EVERY_S = 10.0
 
 
 def _eta(row: pd.Series) -> str:
@@ -112,24 +111,7 @@ def _do(action, *args, what: str) -> None:
         )
 
 
-def _reconcile() -> None:
-    """Runs left RUNNING by a process that died (killed, crashed, machine restarted) become FAILED.
-
-    The queue worker does this while it lives; the page does it too (at most every 10 s), so a dead run
-    never shows as running."""
-    import time
-
-    now = time.monotonic()
-    if now - st.session_state.get("runs.reconciled_at", -1e9) < RECONCILE_EVERY_S:
-        return
-    st.session_state["runs.reconciled_at"] = now
-    ok, fixed = common.attempt(common.module("launcher").reconcile, what="Checking running runs")
-    if ok and fixed:
-        common.clear_caches()
-
-
 st.title("Runs")
-_reconcile()
 all_runs = common.runs()
 if all_runs.empty:
     st.info("No runs in this store yet. Queue some on the Launch page.")

@@ -3,7 +3,8 @@
 The store (package fixture) holds PT / DePT / ADePT x 2 seeds trained for 12 steps on tiny-bert (real
 metrics, adapters and timings), one FAILED run, one RUNNING run whose process is a `sleep` we own (so Stop
 has something real to signal), and one queued run. Launch tests queue real runs through adept.launcher
-with the worker start patched out, so nothing trains in the background, and stop them again.
+with the worker start patched out (for every test here: pages reconcile first, and reconcile restarts a lost
+worker when runs are queued), so nothing trains in the background, and stop them again.
 
 The files run in name order on the one store: test_runs.py comes last because its Stop and Re-run tests
 cancel the queued run and signal the running one, which the other pages' tests count.
@@ -53,9 +54,10 @@ def fresh_caches():
     st.cache_data.clear()
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def no_worker(monkeypatch):
-    """enqueue() creates real SCHEDULED runs and queue files, but no worker process starts them."""
+    """enqueue() creates real SCHEDULED runs and queue files, but no worker process starts them (neither does
+    the reconcile every page runs first, which restarts a lost worker when runs are queued)."""
     from adept import launcher
 
     monkeypatch.setattr(launcher, "ensure_worker", lambda *a, **k: None)

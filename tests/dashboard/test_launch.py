@@ -53,7 +53,7 @@ def test_preset_fills_the_form_and_the_table_follows_the_backbone(store):
     at = app()
     at.selectbox(key="launch.preset").set_value("faithful").run()
     assert at.selectbox(key="launch.backbone").value == "smollm2-135m"
-    assert at.number_input(key="launch.budget").value == 57600
+    assert at.text_input(key="launch.budget").value == "57600"
     assert at.text_input(key="launch.lr_prompt").value == "0.3"
     assert at.text_input(key="launch.lr_offsets").value == "0.0001"
     cells = figures(at)[0]["data"][0]["cells"]["values"]
@@ -73,7 +73,7 @@ def test_invalid_input_is_shown_next_to_its_field_and_nothing_is_launched(store,
     before = len(runs_df())
     at = app()
     at.text_input(key="launch.lr_prompt").set_value("fast").run()
-    at.number_input(key="launch.budget").set_value(100).run()  # cannot hold one 384-wide prompt vector
+    at.text_input(key="launch.budget").set_value("100").run()  # cannot hold one 384-wide prompt vector
     at.text_input(key="launch.seeds").set_value("0, x").run()
     form_errors = [e.value for e in at.columns[0].error]
     assert any("'fast' is not a number" in e for e in form_errors)
@@ -94,9 +94,9 @@ def test_compare_all_three_queues_every_method_at_one_budget_per_seed(store, no_
 
     at = app()
     at.selectbox(key="launch.backbone").set_value("tiny-bert").run()
-    at.number_input(key="launch.max_length").set_value(32).run()
-    at.number_input(key="launch.budget").set_value(6400).run()
-    at.number_input(key="launch.num_virtual_tokens").set_value(6).run()
+    at.text_input(key="launch.max_length").set_value("32").run()
+    at.text_input(key="launch.budget").set_value("6400").run()
+    at.text_input(key="launch.num_virtual_tokens").set_value("6").run()
     at.multiselect(key="launch.methods").set_value(["adept"]).run()  # Compare all three ignores this
     at.text_input(key="launch.seeds").set_value("0, 1").run()
     assert not at.columns[0].error
@@ -128,11 +128,11 @@ def test_l_and_r_mode_counts_parameters_and_launches_those_sizes(store, no_worke
     at = app()
     at.selectbox(key="launch.backbone").set_value("tiny-bert").run()
     at.radio(key="launch.mode").set_value("Set l and r myself").run()
-    at.number_input(key="launch.l_pt").set_value(50).run()
-    at.number_input(key="launch.num_virtual_tokens").set_value(30).run()
-    at.number_input(key="launch.rank").set_value(5).run()
+    at.text_input(key="launch.l_pt").set_value("50").run()
+    at.text_input(key="launch.num_virtual_tokens").set_value("30").run()
+    at.text_input(key="launch.rank").set_value("5").run()
     cells = figures(at)[0]["data"][0]["cells"]["values"]
-    s = at.number_input(key="launch.max_length").value
+    s = int(at.text_input(key="launch.max_length").value)
     assert cells[1] == [50, 30, 30] and cells[2] == ["—", 5, 5]
     assert cells[3] == [
         f"{budget.param_count(m, 64, s, lm, r):,}"
@@ -161,6 +161,7 @@ def test_uploaded_file_is_validated_with_load_task(store, no_worker, tmp_path):
     at = app()
     at.selectbox(key="launch.task").set_value("your own file (csv / jsonl / parquet)").run()
     assert any("upload a file" in e for e in at.columns[0].error.values)
+    at.checkbox(key="launch.any_path").check().run()  # tmp_path is outside the data folders
     at.text_input(key="launch.data_path").set_value(str(bad)).run()
     assert any("has no column 'text'" in e and "review" in e for e in at.columns[0].error.values)
     at.text_input(key="launch.text_column").set_value("review").run()
