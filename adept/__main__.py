@@ -83,7 +83,7 @@ def config_from_args(args) -> dict:
 def cmd_train(args) -> int:
     from adept.config import RunConfig
     from adept.tracking import RunKilled
-    from adept.training import RunFailed, train
+    from adept.training import train
 
     cfg = RunConfig.from_dict(config_from_args(args))
     try:
@@ -96,9 +96,6 @@ def cmd_train(args) -> int:
             print(f"stopped: checkpoint saved at step {exc.checkpoint_step}, run marked KILLED (resume with "
                   "--resume-from RUN_ID)", file=sys.stderr)
         return 143
-    except RunFailed as exc:
-        print(f"error: {one_line(exc)}", file=sys.stderr)
-        return 1
     print(json.dumps({k: v for k, v in result.items()}, indent=2))
     return 0
 
@@ -311,6 +308,13 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:  # the library's own explanation of a bad input: one line, no traceback
         print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        from adept.training import RunFailed
+
+        if not isinstance(exc, RunFailed):
+            raise  # a bug: its traceback is what to report
+        print(f"error: {one_line(exc)}", file=sys.stderr)  # the run started and failed, with its reason
+        return 1
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ they create anything in MLflow.
 
 from __future__ import annotations
 
-import os
 from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,7 +24,7 @@ POSITION_LIMITS = {"minilm-l6": 512, "tiny-bert": 1024, "tiny-gpt2": 1024}
 _ABSOLUTE_POSITION_TYPES = ("bert", "roberta", "distilbert", "electra", "xlm-roberta", "albert", "gpt2", "opt",
                             "gpt_neo", "mpnet")
 _TASK_CACHE: OrderedDict = OrderedDict()
-_TASK_CACHE_SIZE = 8
+_TASK_CACHE_SIZE = 2  # a sweep reads its file once; a 1,000,000-row file is big to keep twice
 
 
 def invalid(field: str, message: str) -> ValueError:
@@ -124,14 +123,7 @@ def preflight(cfg: RunConfig) -> Task:
 
 
 def threads_from_env(default: int) -> int:
-    """``ADEPT_THREADS`` as a positive int (torch threads of a training process), else ``default``."""
-    raw = os.environ.get("ADEPT_THREADS", "")
-    if not raw.strip():
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise ValueError(f"ADEPT_THREADS={raw!r}: set it to a whole number of threads (>= 1) or unset it.")
-    return value
+    """``ADEPT_THREADS`` (torch threads of a training process) as a positive int, else ``default``."""
+    from adept.env import positive_int_env
+
+    return positive_int_env("ADEPT_THREADS", default, "threads")

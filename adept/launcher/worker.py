@@ -33,14 +33,10 @@ from adept.tracking import TAG_FAILURE, TAG_HOST, TAG_LOG, TAG_PID, TAG_PID_STAR
 
 
 def _default_concurrency() -> int:
-    raw = os.environ.get("ADEPT_MAX_CONCURRENT", "1")
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise ValueError(f"ADEPT_MAX_CONCURRENT={raw!r}: set it to a whole number of runs at once (>= 1).")
-    return value
+    """``ADEPT_MAX_CONCURRENT`` (default 1), checked."""
+    from adept.env import positive_int_env
+
+    return positive_int_env("ADEPT_MAX_CONCURRENT", 1, "runs at once")
 
 
 def _log(message: str) -> None:
