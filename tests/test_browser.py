@@ -240,3 +240,38 @@ def test_launch_watch_compare_and_inspect_offsets(server, page):
     assert pg.locator(".js-plotly-plot").filter(has_text="Per-token offset size").count() == 1
     assert pg.locator(".js-plotly-plot").filter(has_text="Same token, different position").count() == 1
     _shot(pg, "06-offsets")
+
+
+def test_an_out_of_range_number_is_shown_as_typed_and_blocks_launch(server, page):
+    """The report's worst case: 0 steps, or rank -5 under "Set l and r myself", typed and Launch clicked at
+    once. The field keeps showing what was typed, the message under it says what to do, nothing is queued
+    (a number_input with bounds kept its previous value here and queued 150 steps / rank 8)."""
+    pg = page
+    pg.goto(server["url"])
+    _settle(pg)
+    before = set(_runs()["run_id"])
+    steps = pg.get_by_label("Steps", exact=True)
+    steps.fill("0")
+    pg.get_by_role("button", name=re.compile(r"^Launch")).click()  # no Enter: the click commits the field
+    _settle(pg)
+    _no_exceptions(pg)
+    assert steps.input_value() == "0"
+    main = pg.locator("[data-testid='stMain']")
+    assert main.get_by_text("0 is below 1 — type a whole number of at least 1").first.is_visible()
+    assert pg.get_by_text(re.compile(r"Nothing launched\. Fix: Steps")).first.is_visible()
+    _shot(pg, "07-steps-zero-refused")
+    steps.fill("150")
+    steps.press("Enter")
+    _settle(pg)
+    pg.get_by_text("Set l and r myself").click()
+    _settle(pg)
+    rank = pg.get_by_label("DePT / ADePT rank r", exact=True)
+    rank.fill("-5")
+    pg.get_by_role("button", name=re.compile(r"^Launch")).click()
+    _settle(pg)
+    _no_exceptions(pg)
+    assert rank.input_value() == "-5"
+    assert main.get_by_text("-5 is below 1").first.is_visible()
+    assert pg.get_by_text(re.compile(r"Nothing launched\. Fix: DePT / ADePT rank r")).first.is_visible()
+    _shot(pg, "08-rank-negative-refused")
+    assert set(_runs()["run_id"]) == before  # nothing was queued
