@@ -214,7 +214,7 @@ def _train_tracked(cfg: RunConfig, tracker, resume: str | None, progress: bool) 
                 tracker.log_metrics({f"zero_shot/{k}": v for k, v in zs.items()}, step=0)
 
         def save_checkpoint() -> None:
-            model.save(ckpt_dir)
+            model.save_pretrained(ckpt_dir)
             torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
                        ckpt_dir / "optimizer.pt")
             (ckpt_dir / "state.json").write_text(json.dumps(state))
@@ -229,7 +229,7 @@ def _train_tracked(cfg: RunConfig, tracker, resume: str | None, progress: bool) 
             improved = value > state["best"]
             if improved:
                 state.update(best=value, best_step=step, bad_evals=0)
-                model.save(best_dir)
+                model.save_pretrained(best_dir)
             else:
                 state["bad_evals"] += 1
             # Checkpoint at every eval, so a process killed without warning (OOM, reboot) can be resumed.
