@@ -166,7 +166,7 @@ def head_logits(out_dir: str | Path, last_hidden_state: torch.Tensor, attention_
     h = last_hidden_state[:, num_virtual_tokens:]
     m = attention_mask.unsqueeze(-1).to(h.dtype)
     pooled = (h * m).sum(1) / m.sum(1).clamp(min=1.0)
-    return pooled @ w["weight"].T + w["bias"]
+    return pooled @ w["weight"].to(pooled).T + w["bias"].to(pooled)
 
 
 def export_run(run_id: str, fmt: str = "peft", out_dir: str | Path | None = None, *, with_base: bool = False,
