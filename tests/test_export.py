@@ -107,25 +107,10 @@ def test_pt_with_base_writes_the_backbone(tiny, tmp_path):
     assert "from_pretrained(DIR + '/base_model')" in (tmp_path / "x" / "README.md").read_text()
 
 
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    from adept.training import train
-
-    home = tmp_path_factory.mktemp("store")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ADEPT_HOME", str(home))
-        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home}/mlflow.db")
-        res = train({"method": "adept", "backbone": "tiny-llama", "task": "rotten-tomatoes", "max_steps": 2,
-                     "eval_every": 2, "eval_examples": 4, "test_examples": 4, "batch_size": 4, "warmup_steps": 0,
-                     "max_length": 32, "zero_shot": False, "experiment": "export-test", "lr_offsets": 0.05},
-                    progress=False)
-        yield res["run_id"], home
-
-
 def test_export_command_and_the_dashboard_functions(tiny_run, tmp_path, monkeypatch, capsys):
     from adept.__main__ import main
 
-    run_id, home = tiny_run
+    run_id, home, _ = tiny_run
     monkeypatch.setenv("ADEPT_HOME", str(home))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home}/mlflow.db")
     assert main(["export", run_id, "--format", "peft", "--out", str(tmp_path / "peft")]) == 0
