@@ -603,6 +603,8 @@ def seeds_needed(a, b, difference: float, *, alpha: float = 0.05, power: float =
     if comp["n_seeds"] == 1:
         return {**out, "seeds": None, "reason": "one seed: the between-seed variance cannot be estimated; run at "
                                                 "least 2 seeds (seeds paired by index)"}
+    if comp["se"] == 0:
+        return {**out, "seeds": 1, "reason": "the paired differences have no variance: any seed shows them"}
     n = comp["n_examples"]
     per_seed = comp["seed"] + comp["interaction"] / n
     room = target - comp["example"] / n
@@ -700,7 +702,7 @@ def _fmt(x: float, ref: float) -> str:
 def _fmt_p(p: float) -> str:
     if p < 0.001:
         return "p < 0.001"
-    return f"p = {p:.3f}" if p < 0.01 else f"p = {p:.2f}"
+    return f"p = {p:.3g}" if p < 0.1 else f"p = {p:.2f}"  # 0.0497 stays below 0.05 when read
 
 
 def verdict(result: Mapping, *, higher_is_better: bool = True, names: tuple[str, str] = ("A", "B"),
@@ -712,6 +714,7 @@ def verdict(result: Mapping, *, higher_is_better: bool = True, names: tuple[str,
     (default ``1 - confidence``); an interval that includes 0 is always "no detectable difference".
     ``scale`` multiplies the numbers (100 turns 0/1 accuracy differences into percentage points); ``unit``
     follows them ("" for none). ``higher_is_better=False`` for losses and errors: then ahead means lower.
+    A one-seed result (``n_seeds == 1``) gets a sentence saying run-to-run variation is not included.
     """
     missing = [k for k in ("diff", "low", "high", "confidence") if k not in result]
     if missing:
@@ -727,20 +730,21 @@ def verdict(result: Mapping, *, higher_is_better: bool = True, names: tuple[str,
     u = f" {unit}" if unit else ""
     pct = f"{100 * conf:g}%"
     p_txt = f", {_fmt_p(float(p))}" if p is not None else ""
+    caveat = " One seed: run-to-run variation is not in the interval." if result.get("n_seeds") == 1 else ""
     if low <= 0 <= high:
         text = (f"no detectable difference between {a_name} and {b_name}: {a_name} - {b_name} = "
                 f"{_fmt(diff, ref)}{u}, the {pct} interval ({_fmt(low, ref)}, {_fmt(high, ref)}) includes 0{p_txt}")
         if p is not None and float(p) < alpha:
             text += (" (the per-example test holds for these training runs only; the seed-to-seed spread keeps 0 "
                      "in the interval)")
-        return text + "."
+        return text + "." + caveat
     if p is not None and float(p) >= alpha:
         return (f"inconclusive: {a_name} - {b_name} = {_fmt(diff, ref)}{u}, the {pct} interval ({_fmt(low, ref)}, "
-                f"{_fmt(high, ref)}) excludes 0 but the paired permutation test gives {_fmt_p(float(p))}.")
-    a_better = (diff > 0) == higher_is_better
-    winner, loser = (a_name, b_name) if a_better else (b_name, a_name)
-    sign = 1.0 if diff > 0 else -1.0  # the advantage as a positive number, its interval likewise
+                f"{_fmt(high, ref)}) excludes 0 but the paired permutation test gives {_fmt_p(float(p))}." + caveat)
+    positive = low > 0  # the interval excludes 0: it lies above (A - B > 0) or below it
+    winner, loser = (a_name, b_name) if positive == higher_is_better else (b_name, a_name)
+    sign = 1.0 if positive else -1.0  # the advantage as a positive number, its interval likewise
     lo_adv, hi_adv = sorted((sign * low, sign * high))
     direction = "" if higher_is_better else "; lower is better"
-    return (f"{winner} is ahead of {loser} by {_fmt(abs(diff), ref)}{u} ({pct} CI {_fmt(lo_adv, ref)} to "
-            f"{_fmt(hi_adv, ref)}{p_txt}{direction}).")
+    return (f"{winner} is ahead of {loser} by {_fmt(sign * diff, ref)}{u} ({pct} CI {_fmt(lo_adv, ref)} to "
+            f"{_fmt(hi_adv, ref)}{p_txt}{direction})." + caveat)

@@ -335,6 +335,7 @@ def test_variance_components_and_seeds_needed():
     mdd = st.minimum_detectable_difference(a, b)
     assert mdd["mdd"] == pytest.approx((1.959964 + 0.841621) * mdd["components"]["se"], rel=1e-5)
     assert st.minimum_detectable_difference(np.ones(5), np.ones(5))["mdd"] is None
+    assert st.seeds_needed(np.ones((2, 5)), np.ones((2, 5)), 0.1)["seeds"] == 1
 
 
 # ------------------------------------------------------------------------------------------------
@@ -360,6 +361,11 @@ def test_verdict_words():
     assert conditional.startswith("no detectable difference") and "these training runs only" in conditional
     assert st.verdict(_res(1.0, 0.1, 2.0, 0.2)).startswith("inconclusive")
     assert st.verdict(_res(1.0, 0.1, 2.0)).startswith("A is ahead of B by 1.0 points (95% CI 0.1 to 2.0).")
+    assert "p = 0.0497" in st.verdict(_res(2.0, 0.1, 4.0, 0.0497))  # never rounds up to the threshold
+    one_seed = st.verdict({**_res(2.0, 0.1, 4.0, 0.01), "n_seeds": 1})
+    assert one_seed.endswith("One seed: run-to-run variation is not in the interval.")
+    # the interval decides the direction, whatever the sign of the point estimate
+    assert st.verdict(_res(0.0, 0.1, 2.0, 0.01)).startswith("A is ahead of B")
     with pytest.raises(ValueError, match="missing"):
         st.verdict({"diff": 1.0})
 
