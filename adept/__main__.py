@@ -1,4 +1,4 @@
-"""Command line: ``python -m adept {train,sweep,runs,worker,warm,demo,...}``.
+"""Command line: ``python -m adept {train,sweep,runs,worker,warm,demo,analyze,fold,bench,export,...}``.
 
 Every flag of ``train`` is a :class:`adept.config.RunConfig` field (``--lr-prompt`` sets
 ``lr_prompt``); ``--config FILE`` (JSON or YAML) gives defaults that flags override.
@@ -297,10 +297,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=positive_int, default=60)
     p.set_defaults(func=cmd_demo)
 
-    from adept import analysis, bench
+    from adept import analysis, bench, export
 
     analysis.register_cli(sub)  # analyze RUN_ID, fold RUN_ID
     bench.register_cli(sub)  # bench [--quick]
+    export.register_cli(sub)  # export RUN_ID --format peft|adept|folded
 
     args = parser.parse_args(argv)
     try:

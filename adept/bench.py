@@ -15,6 +15,8 @@ Figures (one printed line each):
 * ``adept-folded/bare``: ADePT with its offsets folded into the embedding table against the bare backbone
   reading the same soft prompt (PT with ADePT's prompt), per-example inference latency. Target: 1.00
   within noise. ``adept-unfolded/adept-folded``: the runtime FFN's overhead.
+* ``cached/uncached generation tokens/s`` and ``ours/bare-generate tokens/s`` (target >= 0.8) on the main
+  causal backbone: :mod:`adept.bench_generation`.
 * ``runs_dataframe/search_runs``: the Runs page's data path (:func:`adept.tracking.runs_dataframe`) against
   ``mlflow.search_runs`` on a temporary sqlite store holding 1,000 runs.
 * peak RSS (``VmHWM``; ``resource.getrusage`` where /proc is missing) of a short default training run, in a
@@ -466,6 +468,12 @@ def _run_bench(quick: bool, out: Callable[[str], None], runs: int, repeats: int 
         out(f"[{name}] adept-unfolded/adept-folded inference ratio: {r['ratio']['unfolded/folded']:.3f}  "
             f"(runtime FFN overhead {100 * (r['ratio']['unfolded/folded'] - 1):+.1f}%: unfolded "
             f"{med['unfolded']:.2f} ms)")
+    from adept.bench_generation import bench_generation, generation_lines
+
+    r = results["generation"] = timed("generation", lambda: bench_generation(
+        plan["main"], repeats=repeats or (5 if quick else 3), new_tokens=16 if quick else 8))
+    for line in generation_lines(r):
+        out(line)
     work = tempfile.TemporaryDirectory(prefix="adept-bench-")
     r = results["runs_page"] = timed("runs_page", lambda: bench_runs_page(runs, repeats=3, workdir=work.name))
     out(f"runs_dataframe/search_runs time ratio: {r['ratio']:.3f}  ({r['runs']} runs; runs_dataframe "

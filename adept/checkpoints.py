@@ -1,6 +1,6 @@
 """A run's checkpoint (what an exact resume needs) and the checks before a run is resumed.
 
-The ``checkpoint/`` artifact holds the adapter (``adapter.safetensors`` + ``adapter_config.json``), the
+The ``checkpoint/`` artifact holds the adapter (``adapter.safetensors`` + its config), the
 optimizer and learning-rate schedule (``optimizer.pt``), the loop's counters (``state.json``: step, best
 validation score and step, evaluations without improvement, the last evaluated step, whether the zero-shot
 pass and early stopping happened) and every random-number state a step draws from (``rng.pt``: torch's
@@ -73,7 +73,7 @@ def write(folder: Path, model, optimizer, scheduler, state: dict, best_dir: Path
     """Write the checkpoint files into local ``folder`` (uploaded by the caller with ``log_folder``), with a
     copy of the best adapter so far (``best/``): one folder, swapped whole, so the counters and the best
     adapter they describe can never come from two different moments."""
-    model.save(folder)
+    model.save_pretrained(folder)
     shutil.rmtree(folder / "best", ignore_errors=True)
     if best_dir.exists():
         shutil.copytree(best_dir, folder / "best")

@@ -119,9 +119,10 @@ def evaluate_ids(model, encoder: Encoder, id_lists: list[list[int]], references:
         if task.kind == "classification":
             preds += model.score_labels(ids, mask, encoder.label_ids).argmax(-1).tolist()
         elif model.kind == "encoder":
-            preds += model(ids, mask).squeeze(-1).tolist()
+            preds += model(ids, mask).logits.squeeze(-1).tolist()
         else:
-            texts = [encoder.tok.decode(o, skip_special_tokens=True).strip() for o in model.generate(ids, mask)]
+            new = model.generate_new_tokens(ids, mask)
+            texts = [encoder.tok.decode(o, skip_special_tokens=True).strip() for o in new]
             preds += [_parse_float(t) for t in texts] if task.kind == "regression" else texts
     return task.compute_metrics(preds, references)
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 import math
 from pathlib import Path
 
@@ -26,10 +25,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from adept import budget as budget_mod
+from adept.adapter_files import ADAPTER_CONFIG, ADAPTER_WEIGHTS, adapter_config_path, load_adapter, save_adapter
 from adept.backbones import Backbone, input_embedding
 
-ADAPTER_WEIGHTS = "adapter.safetensors"
-ADAPTER_CONFIG = "adapter_config.json"
+__all__ = ["ADAPTER_CONFIG", "ADAPTER_WEIGHTS", "PromptTunedModel", "adapter_config_path", "build_method",
+           "load_adapter"]
 DEPT_LORA_ALPHA = 8.0
 _ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu, "identity": lambda h: h}
 
@@ -38,6 +38,32 @@ def _kaiming_(weight: torch.Tensor) -> torch.Tensor:
     """``kaiming_uniform_(a=sqrt(5))`` as the official code: for a (rows, r) tensor PyTorch takes
     fan_in = r, so entries are U(-1/sqrt(r), 1/sqrt(r))."""
     return nn.init.kaiming_uniform_(weight, a=math.sqrt(5))
+
+
+def positions_from_mask(mask: torch.Tensor) -> torch.Tensor:
+    """Position ids from an attention mask: real tokens get consecutive positions whichever side the padding
+    is on (pads clamped to 0; they are masked out)."""
+    return (mask.long().cumsum(-1) - 1).clamp(min=0)
+
+
+def _mean_or_sum(logits: torch.Tensor, target: torch.Tensor, num_items=None) -> torch.Tensor:
+    """Cross-entropy of ``logits`` (b, t, V) against ``target`` (b, t) where ``target != -100``: the mean, or
+    the sum / ``num_items`` when the caller counts the items over accumulated batches (transformers'
+    ``num_items_in_batch``)."""
+    keep = target != -100
+    ce = F.cross_entropy(logits[keep].float(), target[keep], reduction="mean" if num_items is None else "sum")
+    return ce if num_items is None else ce / num_items
+
+
+def _drop_backbone_state(module, state_dict, prefix, local_metadata) -> None:
+    for key in [k for k in state_dict if k.startswith(prefix + "model.")]:
+        del state_dict[key]
+
+
+def _backbone_not_missing(module, incompatible) -> None:
+    names = {"model." + k for k in module.model.state_dict()}
+    incompatible.missing_keys[:] = [k for k in incompatible.missing_keys
+                                    if not any(k == n or k.endswith("." + n) for n in names)]
 
 
 class PositionOffsets(nn.Module):
@@ -135,6 +161,10 @@ class PromptTunedModel(nn.Module):
             self.offsets = None
         self.num_labels = num_labels
         self.head = nn.Linear(d, num_labels) if self.kind == "encoder" else None
+        # The state (state_dict, and so torch.save or transformers.Trainer checkpoints) is the adapter alone:
+        # the frozen backbone is shared, never saved, and not missing when an adapter state is loaded.
+        self.register_state_dict_post_hook(_drop_backbone_state)
+        self.register_load_state_dict_post_hook(_backbone_not_missing)
 
     # ----- parameters ---------------------------------------------------------------------------
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
@@ -227,24 +257,77 @@ class PromptTunedModel(nn.Module):
         x, mask = self.prompted_inputs(input_ids, attention_mask)
         kwargs = {}
         if self.kind == "causal":
-            # Real tokens get consecutive positions whichever side the padding is on.
-            kwargs["position_ids"] = (mask.long().cumsum(-1) - 1).clamp(min=0)
+            kwargs["position_ids"] = positions_from_mask(mask)
         return self.model.base_model(inputs_embeds=x, attention_mask=mask, **kwargs).last_hidden_state
 
     def lm_head(self) -> nn.Module:
         return self.model.get_output_embeddings()
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                labels: torch.Tensor | None = None) -> torch.Tensor:
-        """Full output logits: causal (b, l + n, V) over prompt and input; seq2seq (b, t, V) for ``labels``
-        (decoder side); encoder (b, num_labels) from mean-pooled input states."""
+    # Trainer: our loss is a per-batch mean, so it must not pass num_items_in_batch (it divides by the
+    # gradient-accumulation steps itself); a caller that passes it anyway gets the summed loss / num_items.
+    accepts_loss_kwargs = False
+
+    @property
+    def config(self):
+        """The backbone's transformers config (what ``Trainer`` and PEFT users read as ``model.config``)."""
+        return self.model.config
+
+    def forward(self, input_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None,
+                labels: torch.Tensor | None = None, return_dict: bool | None = None, **kwargs):
+        """The transformers model contract over ``[P ; E + Δ]``: a ``ModelOutput`` with ``.logits`` and, when
+        ``labels`` are given, ``.loss`` (a tuple when ``return_dict=False``); other keyword arguments go to the
+        backbone (``decoder_input_ids``, ``output_hidden_states``, ...).
+
+        causal: the backbone's output (``CausalLMOutputWithPast`` for Llama), logits (b, l + n, V) over prompt
+        and input (as PEFT's); ``labels`` (b, n) align with ``input_ids`` (-100 = no loss), loss = next-token
+        cross-entropy, the same as :meth:`loss`. seq2seq: the backbone's ``Seq2SeqLMOutput`` (decoder logits
+        for ``labels`` or ``decoder_input_ids``). encoder: ``SequenceClassifierOutput``, logits (b, num_labels)
+        of the head on the mean-pooled input states; loss cross-entropy (MSE for one output).
+        """
+        from transformers.modeling_outputs import SequenceClassifierOutput
+
+        if input_ids is None:
+            raise ValueError("PromptTunedModel needs input_ids: its prompt and offsets are built from the token ids "
+                             "(inputs_embeds alone cannot carry DePT's slots or ADePT's table lookups).")
+        num_items = kwargs.pop("num_items_in_batch", None)
+        kwargs = self.backbone_kwargs(kwargs)
+        x, mask = self.prompted_inputs(input_ids, attention_mask)
         if self.kind == "seq2seq":
-            x, mask = self.prompted_inputs(input_ids, attention_mask)
-            return self.model(inputs_embeds=x, attention_mask=mask, labels=labels).logits
-        h = self.hidden_states(input_ids, attention_mask)
-        if self.kind == "causal":
-            return self.lm_head()(h)
-        return self.head(self._pool(h, attention_mask, input_ids))
+            if num_items is not None:
+                kwargs["num_items_in_batch"] = num_items
+            out = self.model(inputs_embeds=x, attention_mask=mask, labels=labels, return_dict=True, **kwargs)
+        elif self.kind == "causal":
+            out = self.model(inputs_embeds=x, attention_mask=mask, position_ids=positions_from_mask(mask),
+                             return_dict=True, **kwargs)
+            if labels is not None:
+                if labels.shape != input_ids.shape:
+                    raise ValueError(f"labels {tuple(labels.shape)} must align with input_ids {tuple(input_ids.shape)}"
+                                     " (-100 where there is no loss); the prompt positions get none.")
+                loss = _mean_or_sum(out.logits[:, self.num_virtual_tokens:-1], labels[:, 1:], num_items)
+                out = type(out)(loss=loss, **{k: v for k, v in out.items() if k != "loss"})  # loss first in tuples
+        else:
+            h = self.model.base_model(inputs_embeds=x, attention_mask=mask, return_dict=True, **kwargs)
+            logits = self.head(self._pool(h.last_hidden_state, attention_mask, input_ids))
+            loss = None if labels is None else self._head_loss(logits, labels, num_items)
+            out = SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=h.hidden_states,
+                                           attentions=h.attentions)
+        return out if return_dict is None or return_dict else out.to_tuple()
+
+    def backbone_kwargs(self, kwargs: dict) -> dict:
+        """Keyword arguments for the backbone: ``token_type_ids`` get zeros for the prompt positions (and are
+        dropped when all zero, which is what the backbone assumes without them: tokenizers such as MiniLM's
+        return them for decoder backbones that do not take them)."""
+        kwargs = dict(kwargs)
+        types = kwargs.pop("token_type_ids", None)
+        if types is not None and bool(types.ne(0).any()):
+            zeros = torch.zeros(types.shape[0], self.num_virtual_tokens, dtype=types.dtype, device=types.device)
+            kwargs["token_type_ids"] = torch.cat([zeros, types], 1)
+        return kwargs
+
+    def _head_loss(self, logits: torch.Tensor, labels: torch.Tensor, num_items=None) -> torch.Tensor:
+        if logits.shape[-1] == 1:
+            return F.mse_loss(logits.squeeze(-1), labels.float())
+        return _mean_or_sum(logits.unsqueeze(1), labels.unsqueeze(1), num_items)
 
     def _pool(self, h: torch.Tensor, attention_mask: torch.Tensor | None, input_ids: torch.Tensor) -> torch.Tensor:
         """Mean of the input tokens' final states (prompt excluded), as MiniLM's sentence pooling."""
@@ -265,10 +348,7 @@ class PromptTunedModel(nn.Module):
             return self.model(inputs_embeds=x, attention_mask=mask, labels=labels).loss
         h = self.hidden_states(input_ids, attention_mask)
         if self.kind == "encoder":
-            out = self.head(self._pool(h, attention_mask, input_ids))
-            if out.shape[-1] == 1:
-                return F.mse_loss(out.squeeze(-1), labels.float())
-            return F.cross_entropy(out, labels)
+            return self._head_loss(self.head(self._pool(h, attention_mask, input_ids)), labels)
         target = labels[:, 1:]
         keep = target != -100
         states = h[:, self.num_virtual_tokens: -1][keep]  # the state at t predicts token t + 1
@@ -279,7 +359,7 @@ class PromptTunedModel(nn.Module):
         """Rank classification, (b, k): log-probability of each label word's first token as the next token
         (causal: after the last real input token; seq2seq: first decoder step). Encoder: head logits."""
         if self.kind == "encoder":
-            return self.forward(input_ids, attention_mask)
+            return self.forward(input_ids, attention_mask).logits
         ids = torch.as_tensor(label_token_ids, device=input_ids.device)
         if self.kind == "seq2seq":
             x, mask = self.prompted_inputs(input_ids, attention_mask)
@@ -294,50 +374,22 @@ class PromptTunedModel(nn.Module):
             logits = self.lm_head()(rows)
         return logits.log_softmax(-1)[:, ids]
 
-    @torch.no_grad()
-    def generate(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                 max_new_tokens: int = 20) -> list[list[int]]:
-        """Greedy decoding of new tokens per example. Generated tokens get their offsets too (causal),
-        so decoding matches training, where the target tokens were embedded with offsets."""
-        if attention_mask is None:
-            attention_mask = torch.ones_like(input_ids)
-        if self.kind == "encoder":
-            raise ValueError("Encoder backbones classify with their head; they cannot generate text.")
-        if self.kind == "seq2seq":
-            x, mask = self.prompted_inputs(input_ids, attention_mask)
-            out = self.model.generate(inputs_embeds=x, attention_mask=mask, max_new_tokens=max_new_tokens,
-                                      do_sample=False, num_beams=1)
-            return [self._strip(row.tolist()) for row in out]
-        results = []
-        for ids, mask in zip(input_ids, attention_mask):
-            seq = ids[mask.bool()].unsqueeze(0)
-            new: list[int] = []
-            for _ in range(max_new_tokens):
-                if self.method == "dept" and seq.shape[1] > self.max_length:
-                    break
-                h = self.hidden_states(seq, torch.ones_like(seq))
-                token = int(self.lm_head()(h[:, -1]).argmax(-1))
-                if token in self._stop_ids():
-                    break
-                new.append(token)
-                seq = torch.cat([seq, torch.tensor([[token]], device=seq.device)], 1)
-            results.append(new)
-        return results
+    def generate(self, input_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None,
+                 generation_config=None, **kwargs):
+        """transformers' ``generate`` over ``[P ; E + Δ]`` with the KV cache, every generated token fed back with
+        its offset; the usual ``GenerationConfig`` arguments. Returns what transformers does (causal: the
+        left-padded input ids followed by the new tokens). See :func:`adept.generation.generate`."""
+        from adept.generation import generate
 
-    def _stop_ids(self) -> set[int]:
-        tok = self.backbone.tokenizer
-        return {i for i in (tok.eos_token_id, tok.pad_token_id, getattr(tok, "sep_token_id", None)) if i is not None}
+        return generate(self, input_ids, attention_mask, generation_config, **kwargs)
 
-    def _strip(self, ids: list[int]) -> list[int]:
-        stop, start = self._stop_ids(), self.model.config.decoder_start_token_id
-        out = []
-        for i, t in enumerate(ids):
-            if i == 0 and t == start:
-                continue
-            if t in stop:
-                break
-            out.append(t)
-        return out
+    def generate_new_tokens(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                            max_new_tokens: int = 20) -> list[list[int]]:
+        """Greedy new tokens per example, cut at the first stop token (what evaluation decodes); see
+        :func:`adept.generation.generate_new_tokens`."""
+        from adept.generation import generate_new_tokens
+
+        return generate_new_tokens(self, input_ids, attention_mask, max_new_tokens)
 
     # ----- folding ------------------------------------------------------------------------------
     @torch.no_grad()
@@ -394,7 +446,7 @@ class PromptTunedModel(nn.Module):
         rows = min(self.max_length, table.weight.shape[0] - self.num_virtual_tokens)
         table.weight[self.num_virtual_tokens:self.num_virtual_tokens + rows] += self.offsets.table()[:rows]
 
-    # ----- save / load --------------------------------------------------------------------------
+    # ----- save / load (files: adept/adapter_files.py) -------------------------------------------
     def adapter_config(self) -> dict:
         return {
             "format": "adept-lab-adapter/1",
@@ -412,81 +464,17 @@ class PromptTunedModel(nn.Module):
             **self.options,
         }
 
-    def save(self, directory: str | Path) -> Path:
-        """Write ``adapter.safetensors`` (prompt, offsets, head) and ``adapter_config.json``."""
-        from safetensors.torch import save_file
+    def save_pretrained(self, directory: str | Path) -> Path:
+        """Write the adapter (``adapter.safetensors`` + ``adept_adapter.json``); the backbone is not saved."""
+        return save_adapter(self, directory)
 
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        save_file(self.adapter_state(), str(directory / ADAPTER_WEIGHTS))
-        (directory / ADAPTER_CONFIG).write_text(json.dumps(self.adapter_config(), indent=2))
-        return directory
+    save = save_pretrained  # the name used before the Hugging Face one
 
-
-_ADAPTER_KEYS = {"method": str, "backbone": str, "kind": str, "d_model": int, "vocab_size": int,
-                 "num_virtual_tokens": int, "rank": int, "max_length": int}
-
-
-def _read_adapter_config(path: Path) -> dict:
-    """``adapter_config.json`` parsed and checked (the keys and types :func:`load_adapter` needs)."""
-    try:
-        cfg = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise ValueError(f"{path} is not valid JSON ({exc}): save the adapter again (re-run or fold the run).") from exc
-    if not isinstance(cfg, dict):
-        raise ValueError(f"{path} holds a {type(cfg).__name__}, not an adapter config: save the adapter again.")
-    for key, typ in _ADAPTER_KEYS.items():
-        if not isinstance(cfg.get(key), typ) or isinstance(cfg.get(key), bool):
-            raise ValueError(f"{path}: {key!r} is missing or not {typ.__name__} ({cfg.get(key)!r}): the adapter "
-                             "config is broken — save the adapter again (re-run or fold the run).")
-    sizes = (cfg["num_virtual_tokens"], cfg["rank"], cfg["max_length"])
-    if min(sizes) < 0 or cfg["max_length"] < 1 or max(sizes) > 2**20:
-        raise ValueError(f"{path}: sizes l={cfg['num_virtual_tokens']}, r={cfg['rank']}, s={cfg['max_length']} are "
-                         "impossible: the adapter config is broken — save the adapter again.")
-    return cfg
-
-
-def load_adapter(directory: str | Path, backbone: Backbone) -> PromptTunedModel:
-    """Rebuild a saved adapter on ``backbone``; refuses a backbone it was not trained on."""
-    from safetensors.torch import load_file
-
-    directory = Path(directory)
-    if not (directory / ADAPTER_CONFIG).is_file() or not (directory / ADAPTER_WEIGHTS).is_file():
-        raise ValueError(f"{directory} is not an adapter folder: it needs {ADAPTER_CONFIG} and {ADAPTER_WEIGHTS}.")
-    cfg = _read_adapter_config(directory / ADAPTER_CONFIG)
-    vocab = backbone.vocab_size
-    if cfg["d_model"] != backbone.d_model or cfg["vocab_size"] != vocab or cfg["kind"] != backbone.kind:
-        raise ValueError(
-            f"Adapter in {directory} was trained on {cfg['backbone']!r} "
-            f"(d={cfg['d_model']}, vocab={cfg['vocab_size']}, "
-            f"{cfg['kind']}), but the backbone given is {backbone.name!r} (d={backbone.d_model}, vocab={vocab}, "
-            f"{backbone.kind}): load it on the backbone it was trained on."
-        )
-    if cfg["backbone"] != backbone.name:
-        raise ValueError(
-            f"Adapter in {directory} was trained on {cfg['backbone']!r}, not {backbone.name!r}: load that backbone."
-        )
-    model = PromptTunedModel(
-        backbone, cfg["method"], cfg["num_virtual_tokens"], cfg["rank"], cfg["max_length"],
-        num_labels=cfg.get("num_labels"), padding_side=cfg.get("padding_side"), depth=cfg.get("depth", 1),
-        activation=cfg.get("activation", "relu"), bias=cfg.get("bias", True), dropout=cfg.get("dropout", 0.1),
-    )
-    try:
-        weights = load_file(str(directory / ADAPTER_WEIGHTS))
-    except Exception as exc:  # safetensors' own error type: a truncated, empty or foreign file
-        raise ValueError(f"{directory / ADAPTER_WEIGHTS} is damaged or not a safetensors file "
-                         f"({str(exc).splitlines()[0][:160]}): save it again (re-run or fold the run).") from exc
-    try:
-        missing, unexpected = model.load_state_dict(weights, strict=False)
-    except RuntimeError as exc:  # a tensor of the wrong shape
-        raise ValueError(f"Adapter weights in {directory} do not fit its config: {str(exc).splitlines()[-1][:200]}"
-                         ) from exc
-    missing = [k for k in missing if not k.startswith("model.")]
-    if missing or unexpected:
-        raise ValueError(f"Adapter weights in {directory} do not match its config: missing {missing}, "
-                         f"unexpected {unexpected}.")
-    model.folded_from = cfg.get("folded_from")
-    return model
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, backbone: Backbone | str | None = None) -> PromptTunedModel:
+        """An adapter written by :meth:`save_pretrained` on ``backbone`` (a loaded one, a name, or None: the
+        backbone named in its config). Also reads folders saved before the config file was renamed."""
+        return load_adapter(directory, backbone)
 
 
 def build_method(name: str, backbone: Backbone, num_virtual_tokens: int | None = None, rank: int | None = None,

@@ -289,7 +289,7 @@ def _train_tracked(cfg: RunConfig, tracker, task, threads: int, resume: str | No
                 value = metrics[primary]
                 if value > state["best"]:
                     state.update(best=value, best_step=step, bad_evals=0)
-                    model.save(best_dir)
+                    model.save_pretrained(best_dir)
                 else:
                     state["bad_evals"] += 1
                 state["evaluated_step"] = step

@@ -28,6 +28,24 @@ def tiny():
 
 
 @pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """One finished run (ADePT on tiny-llama, 2 steps) in its own store, trained once per session:
+    ``(run_id, home, None)``. The store's environment is set only while it trains; a test that reads the run
+    sets ``ADEPT_HOME`` and ``MLFLOW_TRACKING_URI`` to ``home`` with its own monkeypatch."""
+    from adept.training import train
+
+    home = tmp_path_factory.mktemp("store")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ADEPT_HOME", str(home))
+        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home}/mlflow.db")
+        res = train({"method": "adept", "backbone": "tiny-llama", "task": "rotten-tomatoes", "max_steps": 2,
+                     "eval_every": 2, "eval_examples": 8, "test_examples": 8, "batch_size": 4, "warmup_steps": 0,
+                     "max_length": 48, "zero_shot": False, "experiment": "analysis-test", "lr_offsets": 0.05},
+                    progress=False)
+    return res["run_id"], home, None
+
+
+@pytest.fixture(scope="session")
 def _template_db(pytestconfig, tmp_path_factory):
     """An empty, migrated MLflow sqlite file (creating one costs seconds of migrations; copying it costs
     nothing), kept in pytest's cache per MLflow version, or for this session under ``-p no:cacheprovider``."""

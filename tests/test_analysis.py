@@ -11,7 +11,6 @@ from adept import analysis as A
 from adept import tracking
 from adept.encoding import Encoder, evaluate
 from adept.tasks import load_task
-from adept.training import train
 
 
 def build(bb, method, prompt=6, r=5, max_length=48, **kw):
@@ -275,19 +274,6 @@ def test_fold_model_adept_and_dept_equal_outputs(tiny, tmp_path):
 
 
 # ----- run level: analyze_run / fold_run in an isolated store ------------------------------------------------
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    home = tmp_path_factory.mktemp("store")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ADEPT_HOME", str(home))
-        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home}/mlflow.db")
-        res = train({"method": "adept", "backbone": "tiny-llama", "task": "rotten-tomatoes", "max_steps": 2,
-                     "eval_every": 2, "eval_examples": 8, "test_examples": 8, "batch_size": 4, "warmup_steps": 0,
-                     "max_length": 48, "zero_shot": False, "experiment": "analysis-test", "lr_offsets": 0.05},
-                    progress=False)
-        yield res["run_id"], home, mp
-
 
 SMALL = {"stats_examples": 12, "pilot_examples": 8, "attention_tokens": 12, "latency_examples": 2,
          "latency_repeats": 1}

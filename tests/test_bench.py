@@ -92,9 +92,13 @@ def test_quick_report_ends_with_the_ratio_line(monkeypatch):
     runs = res["runs_page"]
     assert runs["runs"] == 40 and runs["ratio"] == pytest.approx(
         runs["median_s"]["runs_dataframe"] / runs["median_s"]["search_runs"])
+    gen = res["generation"]
+    assert gen["same_tokens"] is True and gen["tokens_per_s"]["cached"] > 0
+    assert gen["ratio"]["ours/bare"] == pytest.approx(gen["tokens_per_s"]["cached"] / gen["tokens_per_s"]["bare"])
     names = [ln.split(":")[0] for ln in lines if not ln.startswith("#")]
     assert names == ["[tiny-llama] dept/pt train-step ratio", "[tiny-llama] adept/pt train-step ratio",
                      "[tiny-llama] ours-pt/peft-pt train-step ratio", "[tiny-llama] adept-folded/bare inference ratio",
                      "[tiny-llama] adept-unfolded/adept-folded inference ratio",
+                     "[tiny-llama] cached/uncached generation tokens/s", "[tiny-llama] ours/bare-generate tokens/s",
                      "runs_dataframe/search_runs time ratio", "peak RSS of a default training run",
                      "adept/pt train-step ratio"]

@@ -45,7 +45,7 @@ def test_tiny_run_logs_everything_and_is_deterministic(store):
     assert 0 <= run.data.metrics["test/accuracy"] <= 100
     art = Path(tracking.download_artifacts(out["run_id"], "adapter"))
     assert (art / "adapter.safetensors").exists()
-    assert json.loads((art / "adapter_config.json").read_text())["rank"] == 19
+    assert json.loads((art / "adept_adapter.json").read_text())["rank"] == 19
     summary = tracking.load_json_artifact(out["run_id"], "offsets_summary.json")
     assert summary["method"] == "adept" and summary["probe_tokens"] > 0
 

@@ -39,7 +39,7 @@ def _outputs(model, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     decoder step's logits (b, V); encoder the head's logits (b, k)."""
     model.eval()
     if model.kind == "encoder":
-        return model(ids, mask)
+        return model(ids, mask).logits
     if model.kind == "seq2seq":
         x, m = model.prompted_inputs(ids, mask)
         start = torch.full((ids.shape[0], 1), model.model.config.decoder_start_token_id, device=ids.device)
@@ -79,7 +79,7 @@ def fold_model(model, out_dir: str | Path, *, full_model: bool = False) -> dict:
     if model.method == "dept" and folded is None:
         save_file({"table": model.offsets.table().detach().cpu().contiguous()}, str(out / DEPT_TABLE))
         report["files"].append(DEPT_TABLE)
-        model.save(out / "adapter")
+        model.save_pretrained(out / "adapter")
         report["files"].append("adapter/")
         return report
     if model.method == "adept":
@@ -89,7 +89,7 @@ def fold_model(model, out_dir: str | Path, *, full_model: bool = False) -> dict:
         table = _absolute_position_table(folded.model)
         save_file({"weight": table.weight.detach().cpu().contiguous()}, str(out / FOLDED_POSITIONS))
         report["files"].append(FOLDED_POSITIONS)
-    folded.save(out / "adapter")
+    folded.save_pretrained(out / "adapter")
     report["files"].append("adapter/")
     if full_model:
         folded.model.save_pretrained(out / "model")
@@ -116,11 +116,11 @@ def load_folded(out_dir: str | Path, backbone=None):
     from torch import nn
 
     from adept.backbones import input_embedding, load_backbone
-    from adept.methods import ADAPTER_CONFIG, load_adapter
+    from adept.methods import ADAPTER_CONFIG, adapter_config_path, load_adapter
 
     out = Path(out_dir)
-    cfg_path = out / "adapter" / ADAPTER_CONFIG
-    if not cfg_path.exists():
+    cfg_path = adapter_config_path(out / "adapter")
+    if cfg_path is None:
         raise ValueError(f"{out} is not a folded model folder: it has no adapter/{ADAPTER_CONFIG}.")
     cfg = json.loads(cfg_path.read_text())
     bb = backbone if backbone is not None else load_backbone(cfg["backbone"])
@@ -145,12 +145,13 @@ def load_folded(out_dir: str | Path, backbone=None):
 def _check_out_dir(out: Path) -> None:
     """Refuse an output folder that is a file, or a non-empty folder that holds no earlier fold (it would be
     deleted): ``ValueError`` saying what to pick instead; nothing is changed."""
-    from adept.methods import ADAPTER_CONFIG
+    from adept.adapter_files import ADAPTER_CONFIG, LEGACY_ADAPTER_CONFIG
 
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file, not a folder: give a new or empty folder (it is created).")
-    if out.is_dir() and any(out.iterdir()) and not (out / FOLD_REPORT).exists() \
-            and not (out / "adapter" / ADAPTER_CONFIG).exists():
+    earlier = (out / FOLD_REPORT).exists() or any((out / "adapter" / n).exists()
+                                                  for n in (ADAPTER_CONFIG, LEGACY_ADAPTER_CONFIG))
+    if out.is_dir() and any(out.iterdir()) and not earlier:
         raise ValueError(f"--out {out} is a folder with other files in it (no earlier fold): give a new or empty "
                          "folder — nothing in it was changed.")
 

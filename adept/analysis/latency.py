@@ -23,7 +23,7 @@ def _infer(model, ids: torch.Tensor, mask: torch.Tensor, label_ids: list[int] | 
     """One inference pass as evaluation does it: rank classification, or the encoder head."""
     if model.kind == "encoder" or label_ids is None:
         if model.kind == "encoder":
-            return model(ids, mask)
+            return model(ids, mask).logits
         return model.hidden_states(ids, mask)
     return model.score_labels(ids, mask, label_ids)
 

@@ -29,9 +29,9 @@ Metrics, by step: ``train/loss``, ``lr/<group>``, ``time/step_s``, ``time/tokens
 ``best/step``, ``best/val_<metric>``, ``time/total_s``, ``time/train_s``, ``time/mean_step_s``.
 
 Artifacts: ``config.json`` (the full RunConfig), ``command.txt``, ``adapter/`` (the best adapter:
-``adapter.safetensors`` and ``adapter_config.json``), ``checkpoint/`` (the latest state, for resuming:
-adapter, optimizer and schedule, counters, random-number states), both with a ``manifest.json`` of sizes and
-checksums and replaced whole,
+``adapter.safetensors`` and ``adept_adapter.json``; runs saved before that name have ``adapter_config.json``),
+``checkpoint/`` (the latest state, for resuming: adapter, optimizer and schedule, counters, random-number
+states; both folders carry a ``manifest.json`` of sizes and checksums and are replaced whole),
 ``offsets_summary.json``, and ``analysis/<name>.json`` written by :mod:`adept.analysis`.
 """
 

@@ -176,6 +176,7 @@ def test_resume_and_adapter_inputs_that_cannot_work_are_refused_first(store, tmp
     assert run.info.status == "KILLED" and run.data.tags[tracking.TAG_FAILURE] == reason
     (ckpt / "state.json").write_bytes(state)
 
+    from adept.adapter_files import ADAPTER_CONFIG
     from adept.backbones import load_backbone
     from adept.methods import load_adapter
 
@@ -184,12 +185,12 @@ def test_resume_and_adapter_inputs_that_cannot_work_are_refused_first(store, tmp
         ("empty weights", lambda d: (d / "adapter.safetensors").write_bytes(b""), r"is damaged or not a safetensors"),
         ("cut weights", lambda d: (d / "adapter.safetensors").write_bytes(
             (adapter / "adapter.safetensors").read_bytes()[:100]), r"is damaged or not a safetensors"),
-        ("config not JSON", lambda d: (d / "adapter_config.json").write_text("{"), r"is not valid JSON"),
-        ("config without rank", lambda d: (d / "adapter_config.json").write_text(json.dumps(
-            {k: v for k, v in json.loads((adapter / "adapter_config.json").read_text()).items() if k != "rank"})),
+        ("config not JSON", lambda d: (d / ADAPTER_CONFIG).write_text("{"), r"is not valid JSON"),
+        ("config without rank", lambda d: (d / ADAPTER_CONFIG).write_text(json.dumps(
+            {k: v for k, v in json.loads((adapter / ADAPTER_CONFIG).read_text()).items() if k != "rank"})),
          r"'rank' is missing or not int"),
-        ("config with an absurd rank", lambda d: (d / "adapter_config.json").write_text(json.dumps(
-            {**json.loads((adapter / "adapter_config.json").read_text()), "rank": 10**12})), r"are impossible"),
+        ("config with an absurd rank", lambda d: (d / ADAPTER_CONFIG).write_text(json.dumps(
+            {**json.loads((adapter / ADAPTER_CONFIG).read_text()), "rank": 10**12})), r"are impossible"),
     ]:
         copy = tmp_path / name.replace(" ", "-")
         import shutil
