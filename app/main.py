@@ -19,10 +19,10 @@ from app import common  # noqa: E402
 st.set_page_config(layout="wide", page_title="ADePT Lab", page_icon=":material/tune:")
 
 PAGES = [
-    st.Page("pages/launch.py", title="Launch", icon=":material/rocket_launch:", default=True),
-    st.Page("pages/runs.py", title="Runs", icon=":material/list_alt:"),
-    st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
-    st.Page("pages/offsets.py", title="Offsets", icon=":material/scatter_plot:"),
+    st.Page("views/launch.py", title="Launch", icon=":material/rocket_launch:", default=True),
+    st.Page("views/runs.py", title="Runs", icon=":material/list_alt:"),
+    st.Page("views/compare.py", title="Compare", icon=":material/compare_arrows:"),
+    st.Page("views/offsets.py", title="Offsets", icon=":material/scatter_plot:"),
 ]
 
 page = st.navigation(PAGES)

@@ -1,4 +1,4 @@
-"""The Launch page's parts (the page itself, ``app/pages/launch.py``, lays them out):
+"""The Launch page's parts (the page itself, ``app/views/launch.py``, lays them out):
 
 * :mod:`~app.launch.fields`: the form's fields, their defaults and presets, kept across page visits.
 * :mod:`~app.launch.sources`: the backbone and the data (registry task, upload or path) and their checks.

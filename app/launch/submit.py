@@ -108,10 +108,10 @@ def show_result() -> None:
         + ", ".join(result["names"])
         + "."
     )
-    st.page_link("pages/runs.py", label="Watch them on the Runs page", icon=":material/arrow_forward:")
+    st.page_link("views/runs.py", label="Watch them on the Runs page", icon=":material/arrow_forward:")
     if result["sweep"]:
         st.page_link(
-            "pages/compare.py",
+            "views/compare.py",
             label="Compare the sweep",
             icon=":material/compare_arrows:",
             query_params={"sweep": result["sweep"]},

@@ -49,7 +49,7 @@ def test_compare_sweep_groups_final_metric_by_method(store):
 def test_compare_opens_the_sweep_named_in_the_link(store):
     at = AppTest.from_file(MAIN, default_timeout=TIMEOUT)
     at.run()
-    at.switch_page("pages/compare.py")
+    at.switch_page("views/compare.py")
     at.query_params["sweep"] = "seeded-sweep"
     at.run()
     assert not at.exception

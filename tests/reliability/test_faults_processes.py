@@ -148,7 +148,7 @@ def _runs_page_line() -> str:
     st.cache_data.clear()
     at = AppTest.from_file(str(ROOT / "app" / "main.py"), default_timeout=180)
     at.run()
-    at.switch_page("pages/runs.py").run()
+    at.switch_page("views/runs.py").run()
     assert not at.exception, [e.message for e in at.exception]
     return next(m.value for m in at.markdown if m.value.startswith("**Now:**"))
 

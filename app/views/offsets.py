@@ -25,7 +25,7 @@ if usable.empty:
         "No finished PT / DePT / ADePT run yet: the offsets can be inspected once a run has ended "
         "(its best adapter is saved then)."
     )
-    st.page_link("pages/launch.py", label="Launch runs", icon=":material/rocket_launch:")
+    st.page_link("views/launch.py", label="Launch runs", icon=":material/rocket_launch:")
     st.stop()
 
 common.module("analysis")  # a message, and the page stops, when the analysis code cannot be imported

@@ -14,7 +14,7 @@ st.title("Compare")
 df = common.runs()
 if df.empty:
     st.info("No runs in this store yet. Queue some on the Launch page.")
-    st.page_link("pages/launch.py", label="Launch runs", icon=":material/rocket_launch:")
+    st.page_link("views/launch.py", label="Launch runs", icon=":material/rocket_launch:")
     st.stop()
 
 labels = common.run_labels(df)

@@ -115,7 +115,7 @@ st.title("Runs")
 all_runs = common.runs()
 if all_runs.empty:
     st.info("No runs in this store yet. Queue some on the Launch page.")
-    st.page_link("pages/launch.py", label="Launch runs", icon=":material/rocket_launch:")
+    st.page_link("views/launch.py", label="Launch runs", icon=":material/rocket_launch:")
     st.stop()
 
 shown = _filtered(all_runs)
