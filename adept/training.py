@@ -332,7 +332,13 @@ def _train_tracked(cfg: RunConfig, tracker, task, threads: int, resume: str | No
                 bar.close()
         with _uninterrupted(raise_pending=False):  # finishing: a stop now changes nothing
             tracker.log_metrics({f"test/{k}": v for k, v in test.items()}, step=state["step"])
-            tracker.log_json(_offsets_summary(best, encoder, task.splits["validation"]), "offsets_summary.json")
+            summary = _offsets_summary(best, encoder, task.splits["validation"])
+            tracker.log_json(summary, "offsets_summary.json")
+            # The offsets' size as metrics, so a sweep can be read without opening artifacts (docs/recipe.md).
+            tracker.log_metrics({"offsets/rel_norm": summary["relative_norm_mean"],
+                                 "offsets/norm": summary["offset_norm_mean"],
+                                 "offsets/embedding_norm": summary["embedding_norm_mean"],
+                                 "offsets/prompt_norm": summary["prompt_norm_mean"]}, step=state["step"])
             total = time.time() - t_start
             tracker.log_metrics({"best/step": state["best_step"], f"best/val_{primary}": state["best"],
                                  "time/total_s": total, "time/train_s": state["train_seconds"],

@@ -81,47 +81,84 @@ def _padding(model, side: str) -> Iterator[None]:
         model.padding_side = old
 
 
+def pilot_inputs(encoder, sources: list[list[int]], neutral: Sequence[int], ks: Sequence[int], max_length: int
+                 ) -> list[list[list[int]]]:
+    """For each ``k`` of ``ks``, every source with the first ``k`` neutral tokens prepended (framed by
+    :func:`prepend_tokens`)."""
+    frames = [_frame(encoder, ids) for ids in sources]
+    return [[prepend_tokens(ids, neutral[:k], max_length=max_length, head=h, tail=t) if k else ids
+             for ids, (h, t) in zip(sources, frames, strict=True)] for k in ks]
+
+
 def pilot_experiment(model, encoder, examples: Sequence, ks: Sequence[int] = PILOT_KS, *,
                      padding_sides: Sequence[str] | None = None, neutral_text: str = NEUTRAL_TEXT,
-                     batch_size: int = 32) -> dict:
+                     batch_size: int = 64, example_indices: Sequence[int] | None = None) -> dict:
     """Test metric when ``k`` neutral tokens are prepended to every input at test time only.
 
     DePT's offset rows are tied to slots, so a shift moves them onto other tokens; ADePT's follow the
     tokens. ``padding_sides``: default the model's own side, plus the other side for causal backbones
-    (with left padding DePT rows sit on pads for short inputs). JSON shape::
+    (with left padding DePT rows sit on pads for short inputs). Batched: every ``k`` of one padding side is
+    scored in one length-sorted pass (:func:`adept.analysis.batched.predict_ids`), with the same
+    predictions as evaluating each ``k`` alone. ``example_indices``: the examples' positions in their split
+    (default 0..N-1), stored with the per-example results. JSON shape::
 
         {"method", "task", "metric": primary metric name, "metric_names": [...], "ks": [k...],
          "neutral_text": str, "neutral_tokens": [str], "num_examples": N, "trained_padding_side": str,
-         "results": {"right": {"accuracy": [per k], "f1": [per k]}, "left": {...}}}
+         "results": {"right": {"accuracy": [per k], "f1": [per k]}, "left": {...}},
+         "per_example": {"score_name": "accuracy", "score_scale": 100, "example_index": [N],
+                         "references": [N],
+                         "sides": {side: {"predictions": [per k: [N]], "scores": [per k: [N]],
+                                          "label_scores": [per k: [N x labels]] or None}}}}
+
+    ``scores`` are :func:`adept.analysis.batched.per_example_scores` (1/0 correct for classification); their
+    mean x ``score_scale`` is the metric ``score_name`` at that ``k``.
     """
+    from adept.analysis.batched import per_example_scores, predict_ids
+
     if not examples:
         raise ValueError("The pilot experiment needs at least one example.")
     ks = [int(k) for k in ks]
     if any(k < 0 for k in ks):
         raise ValueError(f"ks must be >= 0, got {ks}.")
+    if len(set(ks)) != len(ks):
+        raise ValueError(f"ks must be distinct, got {ks}.")
     sides = list(padding_sides) if padding_sides else [model.padding_side] + (
         [{"left": "right", "right": "left"}[model.padding_side]] if model.kind == "causal" else [])
-    neutral = neutral_token_ids(encoder.tok, max(ks) if ks else 0, neutral_text) if max(ks, default=0) else []
-    refs = [ex.label for ex in examples]
-    sources = [encoder.source(ex) for ex in examples]
-    results: dict[str, dict[str, list[float]]] = {}
     for side in sides:
         if side not in ("left", "right"):
             raise ValueError(f"padding side {side!r}: use left or right.")
-        per_metric: dict[str, list[float]] = {}
+    neutral = neutral_token_ids(encoder.tok, max(ks) if ks else 0, neutral_text) if max(ks, default=0) else []
+    refs = [ex.label for ex in examples]
+    n = len(examples)
+    per_k = pilot_inputs(encoder, [encoder.source(ex) for ex in examples], neutral, ks, model.max_length)
+    flat = [ids for lists in per_k for ids in lists]
+    task = encoder.task
+    results: dict[str, dict[str, list[float]]] = {}
+    sides_out: dict[str, dict] = {}
+    for side in sides:
         with _padding(model, side):
-            for k in ks:
-                lists = []
-                for ids in sources:
-                    head, tail = _frame(encoder, ids)
-                    lists.append(prepend_tokens(ids, neutral[:k], max_length=model.max_length, head=head, tail=tail)
-                                 if k else ids)
-                for name, value in evaluate_ids(model, encoder, lists, refs, batch_size).items():
-                    per_metric.setdefault(name, []).append(value)
+            out = predict_ids(model, encoder, flat, batch_size)
+        preds, label_scores = out["predictions"], out["label_scores"]
+        per_metric: dict[str, list[float]] = {}
+        side_preds, side_scores, side_labels = [], [], []
+        for i in range(len(ks)):
+            p = preds[i * n:(i + 1) * n]
+            for name, value in task.compute_metrics(p, refs).items():
+                per_metric.setdefault(name, []).append(value)
+            side_preds.append(p)
+            side_scores.append(per_example_scores(task, p, refs))
+            side_labels.append(label_scores[i * n:(i + 1) * n] if label_scores is not None else None)
         results[side] = per_metric
+        sides_out[side] = {"predictions": side_preds, "scores": side_scores,
+                           "label_scores": side_labels if label_scores is not None else None}
+    score_name = {"classification": "accuracy", "regression": "negative squared error"}.get(task.kind,
+                                                                                             "exact match")
     return {
-        "method": model.method, "task": encoder.task.name, "metric": encoder.task.metric_names[0],
-        "metric_names": list(encoder.task.metric_names), "ks": ks, "neutral_text": neutral_text,
-        "neutral_tokens": [_token_str(encoder.tok, t) for t in neutral], "num_examples": len(examples),
+        "method": model.method, "task": task.name, "metric": task.metric_names[0],
+        "metric_names": list(task.metric_names), "ks": ks, "neutral_text": neutral_text,
+        "neutral_tokens": [_token_str(encoder.tok, t) for t in neutral], "num_examples": n,
         "trained_padding_side": model.padding_side, "results": results,
+        "per_example": {"score_name": score_name, "score_scale": 1 if task.kind == "regression" else 100,
+                        "example_index": list(example_indices) if example_indices is not None else list(range(n)),
+                        "references": refs, "sides": sides_out},
     }
