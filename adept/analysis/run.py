@@ -9,7 +9,9 @@ the JSON artifact ``analysis/<name>.json`` of that run, once: later calls read t
 ``analysis/offset_stats.json``       :func:`adept.analysis.offsets.offset_statistics`
 ``analysis/position_vs_input.json``  :func:`adept.analysis.position.position_vs_input`
 ``analysis/offset_pca.json``         :func:`adept.analysis.pca.offset_pca`
-``analysis/pilot.json``              :func:`adept.analysis.pilot.pilot_experiment`
+``analysis/pilot.json``              :func:`adept.analysis.pilot.pilot_experiment` (means per k and side) +
+                                     ``bands`` / ``slopes`` (:func:`adept.analysis.pilot_stats.run_summary`)
+``analysis/pilot_examples.json``     the pilot's per-example predictions and scores for every k and side
 ``analysis/attention.json``          :func:`adept.analysis.attention.attention_analysis`
 ``analysis/latency.json``            :func:`adept.analysis.latency.latency` (+ ``variants`` description)
 ``analysis/meta.json``               what was computed, on which examples, in how many seconds
@@ -26,14 +28,16 @@ import torch
 
 from adept.analysis.attention import attention_analysis
 from adept.analysis.common import ANALYSIS_DIR, encode_examples
-from adept.analysis.latency import _latency_variants, latency
+from adept.analysis.latency import _latency_variants, cost_verdict, latency
 from adept.analysis.offsets import offset_statistics
 from adept.analysis.pca import offset_pca
 from adept.analysis.pilot import PILOT_KS, neutral_token_ids, pilot_experiment
 from adept.analysis.position import position_vs_input
 
 ARTIFACT_NAMES = ("offset_stats", "position_vs_input", "offset_pca", "pilot", "attention", "latency")
-ANALYSIS_VERSION = 1
+ANALYSIS_VERSION = 2  # 2: per-example pilot results, bands and slopes
+PILOT_EXAMPLES = "pilot_examples"  # artifact with the pilot's per-example results (not in load_analysis)
+PILOT_BATCH = 64
 
 
 def _run_config(run_id: str):
@@ -81,19 +85,19 @@ def load_run_model(run_id: str, device: str | None = None):
 
 
 def default_sizes(backbone: str) -> dict[str, int]:
-    """Example counts for :func:`analyze_run`, sized so a SmolLM2 run's analysis stays under ~2 minutes on 2
-    idle CPU cores. The pilot experiment dominates: it scores every example at 6 values of k, for both padding
-    sides on decoder backbones (SmolLM2: ~0.6 CPU-seconds per example at l = 60, so 16 examples = 192
-    forwards, ~70 s on 2 idle cores, ~2.5 min on a busy one). That is a quick look (one example moves
-    accuracy by 6 points); a real pilot: ``python -m adept analyze RUN_ID --force --pilot-examples 200``."""
+    """Example counts for :func:`analyze_run`. The pilot experiment dominates: 500 test examples at 6 values
+    of k (both padding sides on decoder backbones), scored in one length-sorted pass per side with the soft
+    prompt's keys and values computed once (:mod:`adept.analysis.batched`), so 500 examples are affordable
+    (docs/analyses.md gives the measured seconds per 100 examples). Latency is timed over several rounds so
+    that its spread (and the interval of each ratio) means something."""
     from adept.backbones import BACKBONE_INFO
 
     cost = BACKBONE_INFO.get(backbone, {}).get("sec_per_step_cpu", 3.0)
     if cost >= 1.0:  # SmolLM2 and unknown (hub) backbones
-        return {"stats_examples": 128, "pilot_examples": 16, "attention_tokens": 40, "latency_examples": 4,
-                "latency_repeats": 2}
-    return {"stats_examples": 256, "pilot_examples": 100, "attention_tokens": 48, "latency_examples": 8,
-            "latency_repeats": 3}
+        return {"stats_examples": 128, "pilot_examples": 500, "attention_tokens": 40, "latency_examples": 4,
+                "latency_repeats": 5}
+    return {"stats_examples": 256, "pilot_examples": 500, "attention_tokens": 48, "latency_examples": 8,
+            "latency_repeats": 7}
 
 
 def _log_json(run_id: str, obj, name: str) -> None:
@@ -101,6 +105,21 @@ def _log_json(run_id: str, obj, name: str) -> None:
     from adept.tracking import _json_default
 
     tracking.get_client().log_text(run_id, json.dumps(obj, default=_json_default), f"{ANALYSIS_DIR}/{name}.json")
+
+
+def _log_pilot_metrics(run_id: str, slopes: dict) -> None:
+    """``pilot/slope_<side>`` (+ ``_low``, ``_high``): the run's metric points per prepended token."""
+    from adept import tracking
+
+    metrics = {}
+    for side, r in slopes.items():
+        metrics.update({f"pilot/slope_{side}": r["slope"], f"pilot/slope_{side}_low": r["low"],
+                        f"pilot/slope_{side}_high": r["high"]})
+    if metrics:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        tracking.get_client().log_batch(run_id, metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()])
 
 
 def _run_status(run_id: str) -> str | None:
@@ -172,8 +191,19 @@ def analyze_run(run_id: str, *, force: bool = False, sizes: dict[str, int] | Non
     step("offset_pca", lambda: offset_pca(model, ids, mask))
     one = torch.tensor([encoder.source(val[0])[: size["attention_tokens"]]], device=model.prompt.device)
     step("attention", lambda: attention_analysis(model, one))
-    step("pilot", lambda: pilot_experiment(model, encoder, test[: size["pilot_examples"]],
-                                           batch_size=cfg.eval_batch_size))
+    def run_pilot() -> dict:
+        from adept.analysis.pilot_stats import run_summary
+
+        examples = test[: size["pilot_examples"]]
+        out = pilot_experiment(model, encoder, examples, batch_size=max(PILOT_BATCH, cfg.eval_batch_size),
+                               example_indices=range(len(examples)))
+        per_example = out.pop("per_example")
+        _log_json(run_id, per_example, PILOT_EXAMPLES)
+        summary = run_summary({**out, "per_example": per_example})
+        _log_pilot_metrics(run_id, summary["slopes"])
+        return {**out, **summary}
+
+    step("pilot", run_pilot)
 
     def run_latency() -> dict:
         variants = _latency_variants(model, cfg)
@@ -182,13 +212,16 @@ def analyze_run(run_id: str, *, force: bool = False, sizes: dict[str, int] | Non
         out["variants"] = {name: {"method": m.method, "num_virtual_tokens": m.num_virtual_tokens, "rank": m.rank,
                                   "from_run": m is model, "folded": name == "adept_folded"}
                            for name, m in variants.items()}
+        out["verdicts"] = {f"{a}/{b}": cost_verdict(out, a, b) for a, b in
+                           (("adept_folded", "pt_short"), ("adept_folded", "pt"), ("adept", "adept_folded"))
+                           if a in variants and b in variants}
         return out
 
     step("latency", run_latency)
     meta = {"run_id": run_id, "run_status": status, "method": model.method, "backbone": cfg.backbone,
             "task": task.name, "sizes": size,
             "seconds": seconds, "total_seconds": time.perf_counter() - t_all, "artifacts": list(ARTIFACT_NAMES),
-            "version": ANALYSIS_VERSION, "threads": torch.get_num_threads()}
+            "extra_artifacts": [PILOT_EXAMPLES], "version": ANALYSIS_VERSION, "threads": torch.get_num_threads()}
     _log_json(run_id, meta, "meta")
     results["meta"] = meta
     return results
@@ -213,12 +246,16 @@ def summary_lines(res: dict) -> list[str]:
     if pilot:
         for side, metrics in pilot["results"].items():
             vals = metrics[pilot["metric"]]
+            sl = (pilot.get("slopes") or {}).get(side)
             lines.append(f"pilot ({side} padding) {pilot['metric']} at k={pilot['ks']}: "
-                         + ", ".join(f"{v:.1f}" for v in vals))
+                         + ", ".join(f"{v:.1f}" for v in vals)
+                         + (f"; accuracy slope {sl['slope']:+.3f} points/token [{sl['low']:+.3f}, {sl['high']:+.3f}]"
+                            if sl else ""))
     if att:
         lines.append(f"layer-1 relative attention change vs frozen: {att['relative_change']:.4g} "
                      f"({att['position_encoding']} positions)")
     if lat:
         lines.append("latency per example: " + ", ".join(f"{k} {v['median_ms']:.1f} ms"
                                                         for k, v in lat["models"].items()))
+        lines += [f"latency: {v}" for v in (lat.get("verdicts") or {}).values() if v]
     return lines
