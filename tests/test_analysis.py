@@ -289,7 +289,15 @@ def test_analyze_run_logs_artifacts_once(tiny_run, monkeypatch):
         assert stored == json.loads(json.dumps(res[name])), name
     assert res["meta"]["method"] == "adept" and res["meta"]["sizes"]["pilot_examples"] == 8
     assert res["pilot"]["num_examples"] == 8 and set(res["pilot"]["results"]) == {"right", "left"}
-    assert set(res["latency"]["models"]) == {"pt", "dept", "adept", "adept_folded"}
+    assert set(res["latency"]["models"]) == {"pt", "dept", "adept", "adept_folded", "pt_short"}
+    assert res["latency"]["variants"]["pt_short"]["num_virtual_tokens"] == res["latency"]["variants"]["adept"][
+        "num_virtual_tokens"]
+    assert "adept_folded/pt_short" in res["latency"]["verdicts"]
+    examples = tracking.load_json_artifact(run_id, "analysis/pilot_examples.json")
+    assert examples["example_index"] == list(range(8)) and set(examples["sides"]) == {"right", "left"}
+    assert set(res["pilot"]["slopes"]) == {"right", "left"} and len(res["pilot"]["bands"]["right"]) == 6
+    metrics = tracking.get_client().get_run(run_id).data.metrics
+    assert metrics["pilot/slope_right"] == pytest.approx(res["pilot"]["slopes"]["right"]["slope"])
     assert res["latency"]["variants"]["adept"]["from_run"] is True
     assert res["latency"]["variants"]["pt"]["num_virtual_tokens"] == 100
     assert res["position_vs_input"]["same_token"]["max_difference"] <= 1e-6

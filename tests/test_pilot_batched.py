@@ -34,8 +34,8 @@ def test_batched_label_scores_equal_unbatched(tiny, task, name, method):
         with torch.no_grad():
             alone = [m.score_labels(torch.tensor([ids]), torch.ones(1, len(ids), dtype=torch.long),
                                     enc.label_ids)[0] for ids in lists]
-        got = torch.tensor(out["label_scores"])
-        assert torch.allclose(got, torch.stack(alone).float(), atol=1e-4), (side, (got - torch.stack(alone)).abs().max())
+        got, want = torch.tensor(out["label_scores"]), torch.stack(alone).float()
+        assert torch.allclose(got, want, atol=1e-4), (side, (got - want).abs().max())
         assert out["predictions"] == [int(a.argmax()) for a in alone]
     m.padding_side = "right"
 

@@ -10,8 +10,11 @@ Notation: :mod:`adept.analysis.common`. One module per idea:
                row, the shift demo, per-token offsets of a text
 ``pca``        2-D PCA of the offsets
 ``pilot``      the pilot experiment: ``k`` neutral tokens prepended at test time
+``batched``    scoring many built inputs at once (length buckets, the prompt's keys/values once)
+``pilot_stats`` the pilot's bands, slopes and DePT - ADePT slope difference over seeds x examples
 ``attention``  first-layer attention and the relative-attention change
-``latency``    batch-1 latency of PT, DePT, ADePT and folded ADePT
+``latency``    batch-1 latency of PT, DePT, ADePT, folded ADePT and PT with ADePT's prompt length, with
+               per-round spread and ratio intervals
 ``run``        a run's model, :func:`analyze_run` (the ``analysis/*.json`` artifacts), :func:`load_analysis`
 ``fold``       :func:`fold_model`, :func:`load_folded`, :func:`fold_run`
 ``cli``        ``python -m adept analyze`` / ``fold`` (:func:`register_cli`)
@@ -30,6 +33,7 @@ from adept.analysis.attention import (
     layer_attention,
     relative_attention_change,
 )
+from adept.analysis.batched import per_example_scores, predict_ids
 from adept.analysis.cli import add_analyze_arguments, add_fold_arguments, cli_analyze, cli_fold, register_cli
 from adept.analysis.common import ANALYSIS_DIR, encode_examples
 from adept.analysis.fold import (
@@ -43,7 +47,7 @@ from adept.analysis.fold import (
 )
 from adept.analysis.fold import _outputs as _outputs  # private: tests/test_analysis.py
 from adept.analysis.latency import _infer as _infer  # private: adept/bench.py
-from adept.analysis.latency import ab_timings, latency
+from adept.analysis.latency import ab_timings, cost_verdict, latency, ratio_interval
 from adept.analysis.offsets import offset_statistics, paper_stat
 from adept.analysis.pca import offset_pca, pca_2d
 from adept.analysis.pilot import (
@@ -52,8 +56,10 @@ from adept.analysis.pilot import (
     evaluate_ids,
     neutral_token_ids,
     pilot_experiment,
+    pilot_inputs,
     prepend_tokens,
 )
+from adept.analysis.pilot_stats import load_pilot_runs, pilot_evidence
 from adept.analysis.position import (
     position_variance,
     position_vs_input,
@@ -73,7 +79,8 @@ from adept.analysis.run import (
 )
 
 __all__ = [
-    "ANALYSIS_DIR", "ANALYSIS_VERSION", "ARTIFACT_NAMES", "DEPT_TABLE", "FOLDED_POSITIONS", "FOLDED_TABLE",
+    "ANALYSIS_DIR", "ANALYSIS_VERSION", "cost_verdict", "load_pilot_runs", "per_example_scores", "pilot_evidence",
+    "pilot_inputs", "predict_ids", "ratio_interval", "ARTIFACT_NAMES", "DEPT_TABLE", "FOLDED_POSITIONS", "FOLDED_TABLE",
     "FOLD_REPORT", "NEUTRAL_TEXT", "PILOT_KS", "ab_timings", "add_analyze_arguments", "add_fold_arguments",
     "analyze_run", "attention_analysis", "attention_comparison", "cli_analyze", "cli_fold", "default_sizes",
     "eager_attention", "encode_examples", "evaluate_ids", "first_layer_attention", "fold_model", "fold_run",
