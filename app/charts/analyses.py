@@ -23,14 +23,15 @@ def _rgba(hex_color: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
-def pilot_frame(pilots: Mapping[str, Mapping], labels: Mapping[str, str] | None = None) -> pd.DataFrame:
+def pilot_frame(pilots: Mapping[str, Mapping], labels: Mapping[str, str] | None = None,
+                metric: str | None = None) -> pd.DataFrame:
     """Long format of stored pilot experiments (``run_id -> analysis/pilot.json``): one row per run, padding side
     and k, with the primary metric as ``value``. Columns :data:`PILOT_COLUMNS`."""
     rows = []
     for rid, pilot in pilots.items():
-        metric = pilot["metric"]
+        name = metric or pilot["metric"]
         for side, metrics in pilot["results"].items():
-            for k, v in zip(pilot["ks"], metrics.get(metric, [])):
+            for k, v in zip(pilot["ks"], metrics.get(name, [])):
                 rows.append((rid, (labels or {}).get(rid, rid[:8]), pilot["method"], side, int(k), v))
     return pd.DataFrame(rows, columns=PILOT_COLUMNS)
 
@@ -40,6 +41,7 @@ def pilot_by_k(
     *,
     metric: str = "metric",
     padding_side: str | None = None,
+    bands: Mapping[str, Sequence[Mapping]] | None = None,
     title: str = "",
     height: int = 380,
 ) -> go.Figure:
@@ -47,8 +49,10 @@ def pilot_by_k(
     time only.
 
     ``pilot``: long frame ``run_id, method, padding_side, k, value`` (optional ``label``), e.g.
-    :func:`pilot_frame`. Per method a mean line over its runs with a ±std band (sample std, when it has 2+
-    runs), and every run as a marker. ``padding_side`` keeps only that side's rows."""
+    :func:`pilot_frame`. Per method a mean line over its runs, and every run as a marker. The band: with
+    ``bands`` (method -> ``[{"k", "low", "high"}]``, :func:`adept.analysis.pilot_stats.bands`) the bootstrap
+    interval over seeds x examples; without, ±std over runs (sample std, when a method has 2+ runs).
+    ``padding_side`` keeps only that side's rows."""
     df = pilot
     if padding_side is not None and "padding_side" in df:
         df = df[df["padding_side"] == padding_side]
@@ -63,7 +67,26 @@ def pilot_by_k(
         stats = pd.DataFrame({"mean": g.mean(), "std": g.std(ddof=1), "n": g.count()}).sort_index()
         ks = stats.index.tolist()
         n_runs = part["run_id"].nunique()
-        if n_runs > 1:
+        band = (bands or {}).get(method)
+        if band:
+            lo = {int(b["k"]): b["low"] for b in band}
+            hi = {int(b["k"]): b["high"] for b in band}
+            band_ks = [k for k in ks if k in lo]
+            fig.add_trace(
+                go.Scatter(
+                    x=band_ks + band_ks[::-1],
+                    y=[hi[k] for k in band_ks] + [lo[k] for k in band_ks][::-1],
+                    fill="toself",
+                    fillcolor=_rgba(color, 0.18),
+                    mode="lines",
+                    line=dict(width=0),
+                    name=f"{name} 95% interval",
+                    legendgroup=method,
+                    showlegend=False,
+                    hoverinfo="skip",
+                )
+            )
+        elif n_runs > 1:
             std = stats["std"].fillna(0.0)
             fig.add_trace(
                 go.Scatter(

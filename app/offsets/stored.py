@@ -29,6 +29,40 @@ def stored_pilot(run_id: str, store: str) -> dict | None:
     return tracking.load_json_artifact(run_id, f"{analysis.ANALYSIS_DIR}/pilot.json")
 
 
+@st.cache_data(ttl=30, show_spinner=False)
+def stored_pilot_examples(run_id: str, store: str) -> dict | None:
+    """The per-example pilot results of an analysed run (``analysis/pilot_examples.json``), or None."""
+    analysis, tracking = common.module("analysis"), common.module("tracking")
+    return tracking.load_json_artifact(run_id, f"{analysis.ANALYSIS_DIR}/pilot_examples.json")
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def pilot_evidence(runs: tuple[tuple[str, str, int], ...], store: str) -> dict | None:
+    """``adept.analysis.pilot_evidence`` over ``(run_id, method, seed)`` runs with per-example pilots; None when
+    none has them or their pilots cannot be pooled (different ks or examples: the message is shown instead)."""
+    analysis = common.module("analysis")
+    items = []
+    for rid, method, seed in runs:
+        pilot, examples = stored_pilot(rid, store), stored_pilot_examples(rid, store)
+        if pilot and examples:
+            items.append({"run_id": rid, "method": method, "seed": seed, "pilot": {**pilot, "per_example": examples}})
+    if not items:
+        return None
+    try:
+        return analysis.pilot_evidence(items)
+    except ValueError as exc:
+        return {"error": str(exc)}
+
+
+def _seed(usable: pd.DataFrame, rid: str) -> int:
+    row = usable[usable["run_id"] == rid]
+    col = "params.seed" if "params.seed" in usable else "seed"
+    try:
+        return int(row[col].iloc[0]) if col in row and len(row) else 0
+    except (TypeError, ValueError):
+        return 0
+
+
 def read_stored(by_method: list[str], labels: dict[str, str], uri: str) -> dict[str, dict]:
     """``run_id -> stored analysis`` of the runs that have one."""
     stored = {}
@@ -120,21 +154,39 @@ def pilot_charts(usable: pd.DataFrame, info: pd.DataFrame, labels: dict[str, str
                 help="Decoder backbones: with left padding DePT's first rows sit on pads for short inputs.",
             )
         n_ex = sorted({p["num_examples"] for p in pilots.values()})
+        ev = pilot_evidence(tuple((rid, p["method"], _seed(usable, rid)) for rid, p in pilots.items()), uri)
+        ev_side = (ev or {}).get("sides", {}).get(side) if ev and "error" not in ev else None
+        metric = ev["metric"] if ev_side else first["metric"]
+        bands = {m: v["bands"] for m, v in ev_side["methods"].items()} if ev_side else None
         st.plotly_chart(
             charts.pilot_by_k(
-                frame,
-                metric=f"test {first['metric']}",
+                charts.pilot_frame(pilots, labels, metric=metric) if ev_side else frame,
+                metric=f"test {metric}",
                 padding_side=side,
+                bands=bands,
                 title=f"Pilot: tokens prepended at test time ({task_name}, {backbone}, {side} padding)",
             ),
             key=f"offsets.pilot.{backbone}.{task_name}",
         )
+        band_text = ("band = 95% two-way bootstrap interval over seeds x examples" if ev_side
+                     else "band = ±std over runs (no per-example results stored: re-analyse with --force for "
+                          "intervals)")
         st.caption(
             f"Every analysed run of {backbone} on {task_name} at the same budget ({len(pilots)} runs, "
-            f"{'/'.join(map(str, n_ex))} test examples each; line = mean, band = ±std over runs, dots = runs), "
-            f"k copies of “{first['neutral_text']}” prepended. Look for: DePT's score may drop as k grows because "
-            "its position offsets shift onto other tokens; ADePT's offsets move with their tokens, so it stays flat."
+            f"{'/'.join(map(str, n_ex))} test examples each; line = mean, {band_text}, dots = runs), "
+            f"k copies of “{first['neutral_text']}” prepended."
         )
+        if ev and "error" in ev:
+            st.info(f"No intervals: {ev['error']}")
+        if ev_side:
+            rows = [{"method": m.upper() if m != "adept" else "ADePT",
+                     "runs": len(v["runs"]),
+                     "slope (points per token)": f"{v['slope']['slope']:+.3f}",
+                     "95% interval": f"[{v['slope']['low']:+.3f}, {v['slope']['high']:+.3f}]"}
+                    for m, v in ev_side["methods"].items() if v.get("slope")]
+            if rows:
+                st.dataframe(pd.DataFrame(rows), hide_index=True)
+            st.caption(ev_side["caption"])
 
 
 def analyses_charts(stored: dict[str, dict], info: pd.DataFrame, labels: dict[str, str]) -> None:
