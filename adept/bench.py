@@ -17,6 +17,7 @@ Figures (one printed line each):
   within noise. ``adept-unfolded/adept-folded``: the runtime FFN's overhead.
 * ``cached/uncached generation tokens/s`` and ``ours/bare-generate tokens/s`` (target >= 0.8) on the main
   causal backbone: :mod:`adept.bench_generation`.
+* ``pilot seconds per 100 examples``: the batched pilot against one k at a time: :mod:`adept.bench_pilot`.
 * ``runs_dataframe/search_runs``: the Runs page's data path (:func:`adept.tracking.runs_dataframe`) against
   ``mlflow.search_runs`` on a temporary sqlite store holding 1,000 runs.
 * peak RSS (``VmHWM``; ``resource.getrusage`` where /proc is missing) of a short default training run, in a
@@ -474,6 +475,11 @@ def _run_bench(quick: bool, out: Callable[[str], None], runs: int, repeats: int 
         plan["main"], repeats=repeats or (5 if quick else 3), new_tokens=16 if quick else 8))
     for line in generation_lines(r):
         out(line)
+    from adept.bench_pilot import bench_pilot, pilot_line
+
+    r = results["pilot"] = timed("pilot", lambda: bench_pilot(plan["main"], examples=40 if quick else 32,
+                                                              repeats=repeats or (3 if quick else 1)))
+    out(pilot_line(r))
     work = tempfile.TemporaryDirectory(prefix="adept-bench-")
     r = results["runs_page"] = timed("runs_page", lambda: bench_runs_page(runs, repeats=3, workdir=work.name))
     out(f"runs_dataframe/search_runs time ratio: {r['ratio']:.3f}  ({r['runs']} runs; runs_dataframe "

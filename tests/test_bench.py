@@ -95,10 +95,14 @@ def test_quick_report_ends_with_the_ratio_line(monkeypatch):
     gen = res["generation"]
     assert gen["same_tokens"] is True and gen["tokens_per_s"]["cached"] > 0
     assert gen["ratio"]["ours/bare"] == pytest.approx(gen["tokens_per_s"]["cached"] / gen["tokens_per_s"]["bare"])
+    pilot = res["pilot"]
+    assert pilot["same_metrics"] is True and pilot["sides"] == ["right", "left"]
+    assert pilot["per_100"]["batched"] == pytest.approx(100 * pilot["median_s"]["batched"] / pilot["examples"])
     names = [ln.split(":")[0] for ln in lines if not ln.startswith("#")]
     assert names == ["[tiny-llama] dept/pt train-step ratio", "[tiny-llama] adept/pt train-step ratio",
                      "[tiny-llama] ours-pt/peft-pt train-step ratio", "[tiny-llama] adept-folded/bare inference ratio",
                      "[tiny-llama] adept-unfolded/adept-folded inference ratio",
                      "[tiny-llama] cached/uncached generation tokens/s", "[tiny-llama] ours/bare-generate tokens/s",
+                     "[tiny-llama] pilot seconds per 100 examples",
                      "runs_dataframe/search_runs time ratio", "peak RSS of a default training run",
                      "adept/pt train-step ratio"]
