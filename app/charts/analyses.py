@@ -13,7 +13,8 @@ from plotly.subplots import make_subplots
 
 from app.charts.style import empty_figure, label_lines, layout, method_color, method_label, method_rank
 
-VARIANT_LABELS = {"pt": "PT", "dept": "DePT", "adept": "ADePT", "adept_folded": "ADePT folded"}
+VARIANT_LABELS = {"pt": "PT", "dept": "DePT", "adept": "ADePT", "adept_folded": "ADePT folded",
+                  "pt_short": "PT, ADePT's l"}
 PILOT_COLUMNS = ["run_id", "label", "method", "padding_side", "k", "value"]
 
 

@@ -305,10 +305,15 @@ def analyses_charts(stored: dict[str, dict], info: pd.DataFrame, labels: dict[st
                 key=f"offsets.paper.latency.{rid}",
             )
         st.caption(
-            "Median over rounds (bars) and each round (circles) on this machine's CPU. Look for: ADePT folded into "
-            "the embedding table costs what PT costs at the same prompt length, and PT's longer prompt makes it the "
-            "slowest. Small differences are noise on a busy machine."
+            "Median over rounds (bars) and each round (circles) on this machine's CPU; \"PT, ADePT's l\" is the bare "
+            "backbone reading a prompt as long as ADePT's. The paper expects folded ADePT to cost what PT with the "
+            "same prompt length costs, and less than PT at the equal budget. These measurements show:"
         )
+        for rid, lat in lat_runs.items():
+            verdicts = [v for v in (lat.get("verdicts") or {}).values() if v]
+            st.caption(f"{snames[rid]}: " + (" ".join(verdicts) if verdicts else
+                                              "no intervals stored (analysed before repeated rounds were kept: "
+                                              "re-analyse with --force)."))
 
     with st.expander("Key numbers of the stored analyses"):
         for rid, res in stored.items():

@@ -126,7 +126,12 @@ def test_offsets_paper_analyses_are_charts(store, analysed):
     top = table_with(at, "‖Δ‖/‖e‖")
     assert top["‖Δ‖"].tolist() == [r["offset_norm"] for r in adept["offset_stats"]["top_tokens"]["seen"]["largest"]]
     captions = " ".join(c.value for c in at.caption)
-    assert "DePT's score may drop as k grows" in captions and "Grey bars" in captions
+    assert "The paper expects DePT's metric to fall faster than ADePT's as k grows. These runs show" in captions
+    assert any(w in captions for w in ("consistent with it", "against it", "not enough to tell"))
+    assert "one seed" in captions and "Grey bars" in captions  # one analysed run per method
+    bands = [t for t in pilot["data"] if t.get("fill") == "toself"]
+    assert {t["legendgroup"] for t in bands} == {"dept", "adept"}  # bootstrap bands from the per-example results
+    assert "adept_folded / pt_short" in captions
 
 
 def test_offsets_unanalysed_run_offers_the_command_and_a_background_analysis(store, analysed, monkeypatch):
