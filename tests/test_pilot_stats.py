@@ -104,3 +104,24 @@ def test_latency_repeats_give_spread_and_intervals(tiny):
     r = out["ratio_intervals"]["adept_folded/pt_short"]
     assert r["rounds"] == 4 and r["low"] <= r["ratio"] <= r["high"]
     assert "adept_folded / pt_short" in L.cost_verdict(out)
+
+
+@pytest.mark.slow  # analyses a trained tiny run (~1 min on a busy 2-core machine)
+def test_analyze_experiment_cli_prints_slopes(tiny_run, monkeypatch, capsys):
+    import argparse
+
+    from adept.analysis import cli
+
+    run_id, home, _ = tiny_run
+    monkeypatch.setenv("ADEPT_HOME", str(home))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home}/mlflow.db")
+    args = argparse.Namespace(run_id=None, experiment="analysis-test", force=False, pilot_examples=8,
+                              stats_examples=12)
+    assert cli.cli_analyze(args) == 0
+    out = capsys.readouterr().out
+    assert "pilot slopes, rotten-tomatoes, right padding" in out and "  adept: " in out
+    assert "cannot test it" in out  # one ADePT run, no DePT run
+    with pytest.raises(ValueError, match="one of them"):
+        cli.cli_analyze(argparse.Namespace(run_id="x", experiment="y", force=False))
+    with pytest.raises(ValueError, match="no FINISHED run"):
+        cli.cli_analyze(argparse.Namespace(run_id=None, experiment="nope", force=False))
