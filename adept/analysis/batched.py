@@ -22,8 +22,15 @@ against :func:`adept.encoding.evaluate_ids` / ``score_labels`` on tiny backbones
 from __future__ import annotations
 
 import copy
+import inspect
 
 import torch
+
+
+def _cache_kwarg(base_model) -> str:
+    """The name of the cache argument of this transformers version (``cache`` since 5.x deprecated
+    ``past_key_values``)."""
+    return "cache" if "cache" in inspect.signature(base_model.forward).parameters else "past_key_values"
 
 
 def _prompt_cache(model):
@@ -35,10 +42,11 @@ def _prompt_cache(model):
     n_prompt = model.num_virtual_tokens
     pos = torch.arange(n_prompt, device=model.prompt.device).unsqueeze(0)
     cache = DynamicCache()
-    out = model.model.base_model(inputs_embeds=model.prompt.unsqueeze(0), position_ids=pos,
-                                 attention_mask=torch.ones(1, n_prompt, dtype=torch.long, device=pos.device),
-                                 past_key_values=cache, use_cache=True)
-    return out.past_key_values
+    base = model.model.base_model
+    base(inputs_embeds=model.prompt.unsqueeze(0), position_ids=pos,
+         attention_mask=torch.ones(1, n_prompt, dtype=torch.long, device=pos.device),
+         use_cache=True, **{_cache_kwarg(base): cache})
+    return cache
 
 
 def _cached_label_scores(model, cache, ids: torch.Tensor, mask: torch.Tensor, label_ids) -> torch.Tensor:
@@ -52,8 +60,9 @@ def _cached_label_scores(model, cache, ids: torch.Tensor, mask: torch.Tensor, la
     past.batch_repeat_interleave(b)
     x = model.input_embeddings(ids, mask)
     positions = positions_from_mask(full)[:, n_prompt:]
-    h = model.model.base_model(inputs_embeds=x, attention_mask=full, position_ids=positions, past_key_values=past,
-                               use_cache=True).last_hidden_state
+    base = model.model.base_model
+    h = base(inputs_embeds=x, attention_mask=full, position_ids=positions, use_cache=True,
+             **{_cache_kwarg(base): past}).last_hidden_state
     last = (mask * torch.arange(1, n + 1, device=ids.device)).argmax(1)
     rows = h[torch.arange(b, device=h.device), last]
     target = torch.as_tensor(label_ids, device=ids.device)
