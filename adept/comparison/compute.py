@@ -154,7 +154,8 @@ def power_from_se(r: dict, s: int, target: float | None) -> dict:
     with ``s`` seeds: the SE split into a seed part (shrinks as 1/S) and an example part (shrinks as 1/n),
     normal approximation. Keys: mdd, seeds_needed, examples_needed, power_note."""
     var = r["se"] ** 2
-    v_seed, v_ex = r["seed_share"] * var, (1 - r["seed_share"]) * var
+    share = min(1.0, max(0.0, r["seed_share"]))
+    v_seed, v_ex = share * var, (1 - share) * var
     if s > 1:  # the bootstrap widened the seed part by t_{S-1}/z for the interval: the variance itself is smaller
         q = (1 + r.get("confidence", 0.95)) / 2
         from statistics import NormalDist
