@@ -163,7 +163,9 @@ def power_from_se(r: dict, s: int, target: float | None) -> dict:
         v_seed /= (stats.t_quantile(q, s - 1) / NormalDist().inv_cdf(q)) ** 2
     se = math.sqrt(v_seed + v_ex)
     out = {"mdd": _zsum() * se if se > 0 else None, "seeds_needed": None, "examples_needed": None,
-           "power_note": "normal approximation from the bootstrap's seed and example variance parts"}
+           "power_note": "normal approximation from the bootstrap's seed and example variance parts; seeds "
+                         "needed is conservative (the example part holds the seed-by-example interaction, which "
+                         "more seeds also shrink)"}
     if target and se > 0:
         goal = (abs(target) / _zsum()) ** 2
         if s > 1:
