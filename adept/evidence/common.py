@@ -68,7 +68,9 @@ def analyze_hint(ctx: Context, methods: Sequence[str]) -> str:
     """What to run to get the missing analyses."""
     ids = [r for m in methods for r in ctx.run_ids(m)[:1]]
     if not ids:
-        return f"train {' and '.join(m.upper() if m != 'adept' else 'ADePT' for m in methods)} runs in this experiment"
+        from adept.comparison.data import label
+
+        return f"train {' and '.join(label(m) for m in methods)} runs in this experiment"
     return "run " + "; ".join(f"`python -m adept analyze {r}`" for r in ids) + " (or Offsets page: Analyse)"
 
 
@@ -93,5 +95,5 @@ def fmt_ratio(r: dict) -> tuple[str, str]:
     """(effect, interval) texts of a ratio interval."""
     if r["ratio"] is None:
         return "not measured", ""
-    interval = "" if r["low"] is None else f"{r['low']:.3f} to {r['high']:.3f}"
-    return f"{r['ratio']:.3f}", interval
+    interval = "" if r["low"] is None else f"{r['low']:.3g} to {r['high']:.3g}"
+    return f"{r['ratio']:.3g}", interval

@@ -5,6 +5,7 @@ first-layer relative attention between input tokens, DePT and ADePT can."""
 
 from __future__ import annotations
 
+from adept.comparison.data import label
 from adept.evidence.common import CONTRADICTED, INCONCLUSIVE, NOT_RUN, NOT_TESTABLE, SUPPORTED, Context, analyze_hint
 from adept.evidence.common import claim_row as row
 
@@ -90,6 +91,6 @@ def claim5(ctx: Context) -> dict:
     nxt = "" if status != INCONCLUSIVE else ("DePT / ADePT offsets too small to move attention: train with a larger "
                                              "offset learning rate")
     return row(5, CLAIM5, status, runs=[r for v in rel.values() for r, _ in v[:1]],
-               effect=", ".join(f"{m.upper() if m != 'adept' else 'ADePT'} {change[m]:.3g}" for m in change)
+               effect=", ".join(f"{label(m)} {change[m]:.3g}" for m in change)
                + " (mean change of layer-1 relative attention vs the frozen backbone)",
                interval="exact on one input", next_step=nxt, basis="analysis/attention.json")
