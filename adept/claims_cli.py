@@ -5,10 +5,17 @@ from __future__ import annotations
 
 
 def cmd_claims(args) -> int:
+    import sys
+
+    from adept import tracking
     from adept.evidence import claims_table
     from adept.evidence.render import claims_markdown
 
-    rows = claims_table(args.experiment, target_diff=args.target_diff, n_boot=args.n_boot,
+    df = tracking.runs_dataframe(args.experiment)
+    if df.empty or not (df["status"] == "FINISHED").any():
+        print(f"no finished runs in experiment {args.experiment!r}: see `python -m adept runs`", file=sys.stderr)
+        return 1
+    rows = claims_table(args.experiment, df=df, target_diff=args.target_diff, n_boot=args.n_boot,
                         confidence=args.confidence, metric=args.metric)
     print(claims_markdown(rows, short_ids=not args.full_ids))
     return 0

@@ -68,6 +68,8 @@ def test_claims_and_report_cli(store, capsys):
     assert "Basis: predictions" in out
     assert main(["report", "--experiment", "old", "--n-boot", "200"]) == 0
     assert "no stored per-example predictions" in capsys.readouterr().out
+    assert main(["claims", "--experiment", "no-such-experiment"]) == 1
+    assert "no finished runs in experiment 'no-such-experiment'" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exc:  # a bad flag: one line, exit 2
         main(["report", "--experiment", "good", "--n-boot", "5"])
     assert exc.value.code == 2
