@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from adept import analysis as A
-from adept.analysis.batched import per_example_scores, predict_ids
+from adept.analysis.batched import batched_predictions, per_example_scores
 from adept.analysis.pilot import pilot_inputs
 from adept.encoding import Encoder, evaluate_ids
 from adept.tasks import load_task
@@ -30,7 +30,7 @@ def test_batched_label_scores_equal_unbatched(tiny, task, name, method):
              for ids in per_k]
     for side in (["right", "left"] if bb.kind == "causal" else ["right"]):
         m.padding_side = side
-        out = predict_ids(m, enc, lists, batch_size=7)
+        out = batched_predictions(m, enc, lists, batch_size=7)
         with torch.no_grad():
             alone = [m.score_labels(torch.tensor([ids]), torch.ones(1, len(ids), dtype=torch.long),
                                     enc.label_ids)[0] for ids in lists]

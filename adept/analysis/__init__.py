@@ -33,7 +33,7 @@ from adept.analysis.attention import (
     layer_attention,
     relative_attention_change,
 )
-from adept.analysis.batched import per_example_scores, predict_ids
+from adept.analysis.batched import batched_predictions, per_example_scores
 from adept.analysis.cli import add_analyze_arguments, add_fold_arguments, cli_analyze, cli_fold, register_cli
 from adept.analysis.common import ANALYSIS_DIR, encode_examples
 from adept.analysis.fold import (
@@ -79,13 +79,13 @@ from adept.analysis.run import (
 )
 
 __all__ = [
-    "ANALYSIS_DIR", "ANALYSIS_VERSION", "cost_verdict", "load_pilot_runs", "per_example_scores", "pilot_evidence",
-    "pilot_inputs", "predict_ids", "ratio_interval", "ARTIFACT_NAMES", "DEPT_TABLE", "FOLDED_POSITIONS", "FOLDED_TABLE",
+    "ANALYSIS_DIR", "ANALYSIS_VERSION", "ARTIFACT_NAMES", "DEPT_TABLE", "FOLDED_POSITIONS", "FOLDED_TABLE",
     "FOLD_REPORT", "NEUTRAL_TEXT", "PILOT_KS", "ab_timings", "add_analyze_arguments", "add_fold_arguments",
-    "analyze_run", "attention_analysis", "attention_comparison", "cli_analyze", "cli_fold", "default_sizes",
-    "eager_attention", "encode_examples", "evaluate_ids", "first_layer_attention", "fold_model", "fold_run",
-    "latency", "layer_attention", "load_analysis", "load_folded", "load_run_model", "neutral_token_ids",
-    "offset_pca", "offset_statistics", "paper_stat", "pca_2d", "pilot_experiment", "position_variance",
-    "position_vs_input", "prepend_tokens", "register_cli", "relative_attention_change",
+    "analyze_run", "attention_analysis", "attention_comparison", "batched_predictions", "cli_analyze", "cli_fold",
+    "cost_verdict", "default_sizes", "eager_attention", "encode_examples", "evaluate_ids", "first_layer_attention",
+    "fold_model", "fold_run", "latency", "layer_attention", "load_analysis", "load_folded", "load_pilot_runs",
+    "load_run_model", "neutral_token_ids", "offset_pca", "offset_statistics", "paper_stat", "pca_2d",
+    "per_example_scores", "pilot_evidence", "pilot_experiment", "pilot_inputs", "position_variance",
+    "position_vs_input", "prepend_tokens", "ratio_interval", "register_cli", "relative_attention_change",
     "same_token_offset_difference", "shift_demo", "summary_lines", "token_offsets", "tokens_per_position",
 ]

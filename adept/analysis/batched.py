@@ -15,7 +15,7 @@ sides): 500 examples x 6 values of k x 2 sides = 6,000 forwards. Two things make
   runs only its input tokens. With ``l = 60`` prompt tokens and ~40 input tokens that removes more than
   half of the work. Everything else (encoders, seq2seq, generation tasks) runs the plain batched path.
 
-:func:`predict_ids` returns the predictions and, for classification, the label scores; the tests check both
+:func:`batched_predictions` returns the predictions and, for classification, the label scores; the tests check both
 against :func:`adept.encoding.evaluate_ids` / ``score_labels`` on tiny backbones.
 """
 
@@ -70,7 +70,7 @@ def _cached_label_scores(model, cache, ids: torch.Tensor, mask: torch.Tensor, la
 
 
 @torch.no_grad()
-def predict_ids(model, encoder, id_lists: list[list[int]], batch_size: int = 64, *, sort: bool = True,
+def batched_predictions(model, encoder, id_lists: list[list[int]], batch_size: int = 64, *, sort: bool = True,
                 prompt_cache: bool = True) -> dict:
     """Predictions for already-built source ids, in the order given.
 

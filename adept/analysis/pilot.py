@@ -98,7 +98,7 @@ def pilot_experiment(model, encoder, examples: Sequence, ks: Sequence[int] = PIL
     DePT's offset rows are tied to slots, so a shift moves them onto other tokens; ADePT's follow the
     tokens. ``padding_sides``: default the model's own side, plus the other side for causal backbones
     (with left padding DePT rows sit on pads for short inputs). Batched: every ``k`` of one padding side is
-    scored in one length-sorted pass (:func:`adept.analysis.batched.predict_ids`), with the same
+    scored in one length-sorted pass (:func:`adept.analysis.batched.batched_predictions`), with the same
     predictions as evaluating each ``k`` alone. ``example_indices``: the examples' positions in their split
     (default 0..N-1), stored with the per-example results. JSON shape::
 
@@ -113,7 +113,7 @@ def pilot_experiment(model, encoder, examples: Sequence, ks: Sequence[int] = PIL
     ``scores`` are :func:`adept.analysis.batched.per_example_scores` (1/0 correct for classification); their
     mean x ``score_scale`` is the metric ``score_name`` at that ``k``.
     """
-    from adept.analysis.batched import per_example_scores, predict_ids
+    from adept.analysis.batched import batched_predictions, per_example_scores
 
     if not examples:
         raise ValueError("The pilot experiment needs at least one example.")
@@ -137,7 +137,7 @@ def pilot_experiment(model, encoder, examples: Sequence, ks: Sequence[int] = PIL
     sides_out: dict[str, dict] = {}
     for side in sides:
         with _padding(model, side):
-            out = predict_ids(model, encoder, flat, batch_size)
+            out = batched_predictions(model, encoder, flat, batch_size)
         preds, label_scores = out["predictions"], out["label_scores"]
         per_metric: dict[str, list[float]] = {}
         side_preds, side_scores, side_labels = [], [], []
