@@ -226,6 +226,19 @@ def test_pilot_by_k_mean_line_std_band_and_runs_as_markers():
     assert len(charts.pilot_by_k(df, padding_side="nowhere").data) == 0  # explained empty figure
 
 
+def test_pilot_by_k_draws_bootstrap_bands_when_given():
+    df = charts.pilot_frame({"d0": _pilot("dept", [80.0, 70.0, 60.0]), "a0": _pilot("adept", [81.0, 81.0, 81.0])})
+    bands = {"dept": [{"k": 0, "low": 76.0, "high": 84.0}, {"k": 1, "low": 66.0, "high": 74.0},
+                      {"k": 2, "low": 55.0, "high": 65.0}],
+             "adept": [{"k": k, "low": 78.0, "high": 84.0} for k in (0, 1, 2)]}
+    fig = charts.pilot_by_k(df, padding_side="right", bands=bands)
+    fills = [t for t in fig.data if t.fill == "toself"]
+    assert {t.legendgroup for t in fills} == {"dept", "adept"}  # one run each, yet a band: the bootstrap's
+    dept = next(t for t in fills if t.legendgroup == "dept")
+    assert list(dept.x) == [0, 1, 2, 2, 1, 0] and list(dept.y) == [84.0, 74.0, 65.0, 55.0, 66.0, 76.0]
+    assert "95% interval" in dept.name
+
+
 def test_relative_norm_histograms_overlay_one_bar_trace_per_run_as_shares():
     fig = charts.relative_norm_histograms(
         {
