@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from adept import budget as budget_mod
-from adept.backbones import BACKBONE_INFO, backbone_d_model
+from adept.backbones import backbone_d_model
 
 METHODS = budget_mod.METHODS
 
@@ -50,6 +50,7 @@ class RunConfig:
     eval_batch_size: int = 32
     seed: int = 0
     device: str = "auto"
+    dtype: str = "auto"
     early_stopping_patience: int = 0
     init: str = "text"
     init_text: str = "Classify this text:"
@@ -165,23 +166,14 @@ PRESET_NOTES = {
 
 
 def estimate_seconds(config: dict | RunConfig) -> float:
-    """Rough wall time on a 2-core CPU: measured seconds per step (batch 8, ~40 tokens, 100 prompt
-    tokens) scaled by batch and sequence length, plus evaluation passes and model loading."""
+    """Wall time of a run from when it starts training (queue wait apart) on this machine: calibrated from
+    this host's finished runs of the same backbone x dtype x method when there are some, else from built-in
+    figures; counts training steps, every evaluation, the zero-shot pass and the test pass, and loading.
+    The parts and where the figures came from: :func:`adept.timing.estimate`."""
+    from adept.timing import estimate
+
     cfg = config if isinstance(config, RunConfig) else RunConfig.from_dict(config)
-    info = BACKBONE_INFO.get(cfg.backbone, {"sec_per_step_cpu": 3.0})
-    try:
-        length = cfg.solved()[0]
-    except ValueError:
-        length = 100
-    seq = (length + min(cfg.max_length, 48)) / (100 + 40)
-    step = info["sec_per_step_cpu"] * (cfg.batch_size / 8) * seq
-    evals = cfg.max_steps // cfg.eval_every + 1
-    forward = max(step / 3 / 8, 0.01)  # an eval example costs about a third of a training example
-    eval_s = forward * (evals * cfg.eval_examples + (cfg.test_examples or 1300))
-    if cfg.zero_shot and info.get("kind") != "encoder":
-        eval_s += forward * (cfg.test_examples or 1300)
-    load = 8.0 + {"smollm2-135m": 8.0, "minilm-l6": 4.0}.get(cfg.backbone, 1.0)  # process start + weights
-    return cfg.max_steps * step + eval_s + load
+    return estimate(cfg)["seconds"]
 
 
 def reproduce_command(cfg: RunConfig) -> str:

@@ -61,6 +61,9 @@ TAG_STOP = "adept.stop_requested"  # set by launcher.stop_run before it signals 
 TAG_WORKER_PID = "adept.worker_pid"  # the launcher worker that started the process
 TAG_PREVIOUS_FAILURE = "adept.previous_failure"  # why the run ended before it was resumed
 TAG_RESUME_CHECK = "adept.resume_check"  # whether steps recomputed after a resume equal those logged before
+# When the training process began its work (epoch milliseconds, like MLflow's start_time, which for a queued
+# run is the moment it was queued): "took" = end_time - this, queue wait = this - start_time.
+TAG_TRAIN_STARTED = "adept.train_started"
 
 
 def _truncate(value: Any, limit: int) -> str:

@@ -34,6 +34,7 @@ class Form:
     init: str
     zero_shot: bool
     experiment: str
+    dtype: str = "auto"  # the frozen backbone's storage type (adept.precision)
     sweep: str  # as typed; empty = an automatic name when several runs are queued
 
 
@@ -115,6 +116,7 @@ def config_for(form: Form, method: str, seed: int, *, same_budget: bool = False,
         "early_stopping_patience": form.early_stopping_patience,
         "init": form.init,
         "zero_shot": bool(form.zero_shot),
+        "dtype": form.dtype,
         "seed": seed,
         "experiment": form.experiment,
         "sweep": sweep,

@@ -47,6 +47,7 @@ BASE = {
     "early_stopping_patience": 0,
     "init": "text",
     "zero_shot": True,
+    "dtype": "auto",
     "experiment": "adept-lab",
     "sweep": "",
 }
@@ -67,7 +68,8 @@ LABELS = {
     "batch_size": "Batch size", "eval_every": "Evaluate every (steps)", "warmup_steps": "Warmup steps",
     "eval_examples": "Validation examples per evaluation", "test_examples": "Test examples (0 = all)",
     "early_stopping_patience": "Early stopping patience", "init": "Prompt initialisation",
-    "experiment": "MLflow experiment", "sweep": "Sweep name", "sizes": "Sizes", "general": "Settings",
+    "dtype": "Backbone precision", "experiment": "MLflow experiment", "sweep": "Sweep name", "sizes": "Sizes",
+    "general": "Settings",
 }
 MAX_TYPED_DIGITS = 30  # past this, a typed number is not worth parsing
 
@@ -141,6 +143,7 @@ def preset_values(name: str) -> dict:
         "early_stopping_patience",
         "init",
         "zero_shot",
+        "dtype",
     ):
         if preset.get(key) is not None:
             vals[key] = preset[key]
