@@ -214,8 +214,7 @@ def preset_picker() -> None:
         names,
         key=K + "preset",
         on_change=apply_preset,
-        help="quick: MiniLM-L6, about a minute a run on CPU. faithful: SmolLM2-135M, the paper's recipe "
-        "scaled down.",
+        help=" ".join(f"{name}: {note}" for name, note in notes.items()) or None,
     )
     chosen = st.session_state[K + "preset"]
     edited = [f for f, v in preset_values(chosen).items()
