@@ -34,8 +34,8 @@ class Form:
     init: str
     zero_shot: bool
     experiment: str
-    dtype: str = "auto"  # the frozen backbone's storage type (adept.precision)
     sweep: str  # as typed; empty = an automatic name when several runs are queued
+    dtype: str = "auto"  # the frozen backbone's storage type (adept.precision)
 
 
 def parse_float(text: str, name: str, errors: dict) -> float | None:
