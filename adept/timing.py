@@ -69,7 +69,8 @@ class RunTimer:
     def __init__(self, cfg, dtype: str, num_virtual_tokens: int, t_start: float):
         self.cfg, self.dtype, self.l, self.t_start = cfg, dtype, num_virtual_tokens, t_start
         self.phases: dict[str, list[float]] = {}  # name -> [seconds, tokens, examples]
-        self.train = [0.0, 0, 0]  # seconds, tokens, steps
+        self.train = [0.0, 0, 0]  # seconds, tokens, steps (from the second step on)
+        self.first: tuple[float, int] | None = None  # the first step: seconds, tokens
         self.load_s: float | None = None
 
     @contextlib.contextmanager
@@ -87,6 +88,11 @@ class RunTimer:
         self.load_s = max(0.0, time.time() - self.t_start - spent)
 
     def step_done(self, seconds: float, tokens: int) -> None:
+        """One training step. The first one is kept apart: it also pays one-off costs (allocations, kernel
+        choices) that would inflate a short run's per-token rate; its excess counts as loading."""
+        if self.first is None:
+            self.first = (seconds, tokens)
+            return
         self.train[0] += seconds
         self.train[1] += tokens
         self.train[2] += 1
@@ -100,15 +106,23 @@ class RunTimer:
     def record(self, total: float) -> dict | None:
         """Add this run's figures to the host's timings (nothing for a run that trained no step)."""
         seconds, tokens, steps = self.train
+        load_s = self.load_s
+        if self.first is not None:
+            if steps:  # the first step at the others' rate, its excess as a one-off cost
+                typical = self.first[1] * seconds / tokens
+                load_s = (load_s or 0.0) + max(0.0, self.first[0] - typical)
+                seconds, tokens, steps = seconds + min(self.first[0], typical), tokens + self.first[1], steps + 1
+            else:
+                seconds, tokens, steps = self.first[0], self.first[1], 1
         evals = [v for k, v in self.phases.items() if k in ("eval", "test") and v[1]]
-        if not steps or not tokens or not evals or self.load_s is None:
+        if not steps or not tokens or not evals or load_s is None:
             return None
         eval_s, eval_tokens, eval_n = (sum(v[i] for v in evals) for i in range(3))
         val = self.phases.get("eval")
         entry = {
             "train_s_per_token": seconds / tokens,
             "eval_s_per_token": eval_s / eval_tokens,
-            "load_s": self.load_s,
+            "load_s": load_s,
             "train_tokens_per_example": tokens / steps / self.cfg.batch_size - self.l,
             "eval_tokens_per_example": (val[1] / val[2] - self.l) if val and val[2] else eval_tokens / eval_n - self.l,
             "total_s": total,

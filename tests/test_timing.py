@@ -73,3 +73,24 @@ def test_a_finished_run_records_its_costs_and_they_reproduce_its_time(tiny_run, 
     est = estimate(RunConfig.from_dict(CFG))
     assert est["source"].startswith("measured on this machine")
     assert 0.75 <= est["seconds"] / took <= 1.25, (est, took)
+
+
+def test_the_first_step_one_off_cost_counts_as_loading(home):
+    import time
+
+    from adept.timing import RunTimer
+
+    cfg = RunConfig.from_dict({**CFG, "batch_size": 2})
+    timer = RunTimer(cfg, "float32", 4, time.time())
+    with timer.phase("eval", [[1] * 6, [1] * 6]):
+        pass
+    timer.training_begins()
+    for seconds in (5.0, 1.0, 1.0):
+        timer.step_done(seconds, 20)  # 2 examples x (4 prompt + 6 input) tokens
+    with timer.phase("test", [[1] * 6] * 3):
+        pass
+    entry = timer.record(8.0)
+    assert entry["train_s_per_token"] == pytest.approx(1.0 / 20)  # the rate of the later steps
+    assert entry["load_s"] == pytest.approx(timer.load_s + 4.0)  # the first step's excess
+    assert entry["train_tokens_per_example"] == pytest.approx(6.0)
+    assert measured("tiny-llama", "float32", "adept")[0]["load_s"] == pytest.approx(entry["load_s"])
