@@ -55,6 +55,7 @@ def test_preset_fills_the_form_and_the_table_follows_the_backbone(store):
     at.selectbox(key="launch.preset").set_value("faithful").run()
     assert at.selectbox(key="launch.backbone").value == "smollm2-135m"
     assert at.text_input(key="launch.budget").value == "57600"
+    assert at.selectbox(key="launch.dtype").value == "auto"  # the backbone precision, from the preset
     assert at.text_input(key="launch.lr_prompt").value == "0.3"
     assert at.text_input(key="launch.lr_offsets").value == "0.0001"
     cells = figures(at)[0]["data"][0]["cells"]["values"]
