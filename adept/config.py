@@ -153,7 +153,7 @@ PRESETS: dict[str, dict] = {
     "quick": {
         "backbone": "minilm-l6", "task": "rotten-tomatoes", "budget": 20 * 384, "num_virtual_tokens": 12,
         "max_length": 64, "lr_prompt": 0.03, "lr_offsets": 1e-3, "lr_head": 3e-3, "batch_size": 8,
-        "max_steps": 70, "warmup_steps": 7, "eval_every": 35, "eval_examples": 150, "test_examples": None,
+        "max_steps": 60, "warmup_steps": 6, "eval_every": 30, "eval_examples": 150, "test_examples": None,
         "init": "random", "zero_shot": False, "dtype": "auto",
     },
     "faithful": {
@@ -165,7 +165,7 @@ PRESETS: dict[str, dict] = {
 }
 PRESET_COST = {"quick": "3 methods x 3 seeds in about 12 minutes", "faithful": "one run in about 12 minutes"}
 PRESET_NOTES = {
-    "quick": "MiniLM-L6 encoder + head, PT l=20 / DePT, ADePT l=12 at one budget, 70 steps, scored on the whole "
+    "quick": "MiniLM-L6 encoder + head, PT l=20 / DePT, ADePT l=12 at one budget, 60 steps, scored on the whole "
              "test split (1,275): " + PRESET_COST["quick"] + " (seeds 0, 1, 2) on 2 idle CPU cores, about 80 s "
              "a run.",
     "faithful": "SmolLM2-135M, the paper's recipe scaled down (l=100 budget, l=60 for DePT/ADePT, lr 3e-1 / "
