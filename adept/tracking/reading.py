@@ -10,10 +10,12 @@ import os
 from typing import TYPE_CHECKING
 
 from adept.tracking.schema import (
+    ROLE_SWEEP,
     TAG_BACKBONE,
     TAG_FAILURE,
     TAG_METHOD,
     TAG_PROGRESS,
+    TAG_ROLE,
     TAG_SEED,
     TAG_SWEEP,
     TAG_TASK,
@@ -96,7 +98,7 @@ def _records_from_search(experiment: str | None, uri: str | None, filter_string:
 
 
 def runs_dataframe(experiment: str | None = None, *, uri: str | None = None,
-                   filter_string: str = "") -> pd.DataFrame:
+                   filter_string: str = "", include_sweep_parents: bool = False) -> pd.DataFrame:
     """One row per run, newest first (1,000 runs: ~0.1 s on a sqlite store, ~2 s through ``search_runs``).
 
     Columns: run_id, run_name, status, start_time, end_time (UTC timestamps), experiment, experiment_id,
@@ -107,6 +109,8 @@ def runs_dataframe(experiment: str | None = None, *, uri: str | None = None,
 
     A sqlite store without a filter is read with one SQL snapshot; anything else (or any error there)
     goes through ``MlflowClient.search_runs``, paged 1,000 at a time. Both give the same frame.
+    A sweep's parent run (tag ``adept.role = "sweep"``, no training run) is left out unless
+    ``include_sweep_parents``.
     """
 
     uri = uri or tracking_uri()
@@ -119,6 +123,8 @@ def runs_dataframe(experiment: str | None = None, *, uri: str | None = None,
             records = None
     if records is None:
         records = _records_from_search(experiment, uri, filter_string)
+    if not include_sweep_parents:
+        records = [r for r in records if r[9].get(TAG_ROLE) != ROLE_SWEEP]
     return _frame(records)
 
 
