@@ -321,13 +321,15 @@ def rerun(run_id: str, *, tracking_uri: str | None = None, start_worker: bool = 
     return enqueue(config, tracking_uri=uri, start_worker=start_worker)
 
 
-def resume(run_id: str, *, tracking_uri: str | None = None, start_worker: bool = True) -> str:
+def resume(run_id: str, *, tracking_uri: str | None = None, start_worker: bool = True,
+           executor: str | None = None) -> str:
     """Queue a stopped (KILLED / FAILED) run again to continue from its ``checkpoint/`` artifact.
 
     Everything is checked before the run is touched (:func:`adept.checkpoints.check_resume`: not FINISHED, a
     config.json and a whole checkpoint; its config passes the checks); then the same run id goes back to
     SCHEDULED, its ``adept.failure`` kept as ``adept.previous_failure``, and training is started with
-    ``resume_from = run_id``.
+    ``resume_from = run_id``, by ``executor`` (default: the one that ran it, tag ``adept.executor``; a Ray
+    run is resumed by a detached Ray driver, on any node: the checkpoint is in the tracking store).
     """
     from adept.checkpoints import check_resume
 
@@ -352,9 +354,17 @@ def resume(run_id: str, *, tracking_uri: str | None = None, start_worker: bool =
     for stale in (TAG_FAILURE, TAG_STOP):
         if stale in tags:
             client.delete_tag(run_id, stale)
+    executor = executor or tags.get(tracking.TAG_EXECUTOR) or "local"
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor {executor!r} is not one of {', '.join(EXECUTORS)}")
+    client.set_tag(run_id, tracking.TAG_EXECUTOR, executor)
     client.update_run(run_id, status="SCHEDULED")
-    _write_json_atomic(queue_dir(uri) / f"{run_id}.json", full)
-    if start_worker:
+    _write_json_atomic(_queue_folder(uri, executor) / f"{run_id}.json", full)
+    if start_worker and executor == "ray":
+        from adept.launcher.ray_executor import start_driver
+
+        start_driver([run_id], tracking_uri=uri)
+    elif start_worker:
         _start_executor(uri)
     return run_id
 
