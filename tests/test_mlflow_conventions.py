@@ -107,3 +107,39 @@ def test_remote_store_home_is_outside_the_repo(monkeypatch):
     assert tracking.adept_home("sqlite:////tmp/x/mlflow.db").as_posix() == "/tmp/x"
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     assert tracking.adept_home() == tracking.REPO_ROOT / "mlruns"  # the local default is unchanged
+
+
+def test_sqlite_fast_path_refuses_workspaces_and_unknown_schemas(store, monkeypatch):
+    import sqlite3
+
+    from adept.tracking import sqlite_fast
+
+    db = store / "mlflow.db"
+    launcher.enqueue_all([{**TINY, "seed": s} for s in (0, 1)], start_worker=False)
+    assert sqlite_fast.fast_path_refusal(db) is None
+    fast = tracking.runs_dataframe()
+    assert not sqlite_fast.needs_verification(db)  # the first read was checked against search_runs
+    monkeypatch.setenv("ADEPT_FAST_READ", "0")
+    assert fast.equals(tracking.runs_dataframe())  # the same frame through paged search_runs
+    monkeypatch.delenv("ADEPT_FAST_READ")
+    # An experiment in another MLflow workspace: a plain SQL read would list its runs, search_runs does not.
+    conn = sqlite3.connect(db)
+    conn.execute("INSERT INTO experiments (name, artifact_location, lifecycle_stage, workspace) "
+                 "VALUES ('elsewhere', '/tmp/x', 'active', 'team-b')")
+    exp_id = conn.execute("SELECT experiment_id FROM experiments WHERE name = 'elsewhere'").fetchone()[0]
+    conn.execute("INSERT INTO runs (run_uuid, name, status, start_time, lifecycle_stage, artifact_uri, "
+                 "experiment_id, source_type, source_name, entry_point_name, user_id, source_version) "
+                 "VALUES ('f' || hex(randomblob(15)), 'other', 'FINISHED', 1, 'active', '/tmp/x', ?, 'LOCAL', "
+                 "'', '', '', '')", (exp_id,))
+    conn.commit()
+    conn.close()
+    assert "workspace" in sqlite_fast.fast_path_refusal(db)
+    listed = tracking.runs_dataframe()  # refused: paged search_runs, whatever MLflow's workspace rules say
+    monkeypatch.setenv("ADEPT_FAST_READ", "0")
+    assert listed.equals(tracking.runs_dataframe())
+    monkeypatch.delenv("ADEPT_FAST_READ")
+    monkeypatch.setenv("MLFLOW_ENABLE_WORKSPACES", "true")
+    assert "workspaces" in sqlite_fast.fast_path_refusal(db)
+    monkeypatch.delenv("MLFLOW_ENABLE_WORKSPACES")
+    monkeypatch.setattr(sqlite_fast, "VERIFIED_SCHEMAS", {"3.17.2": "not-this-one"})
+    assert "schema revision" in sqlite_fast.fast_path_refusal(db)
