@@ -192,7 +192,13 @@ def run_on_ray(run_ids: list[str], *, address: str | None = None, tracking_uri: 
     whose worker died leaves its run FAILED with the reason."""
     uri = _uri(tracking_uri)
     client = tracking.get_client(uri)
-    ray = connect(address, num_cpus=num_cpus)
+    try:
+        ray = connect(address, num_cpus=num_cpus)
+    except ValueError as exc:  # nothing else would ever start these runs: they fail with the reason
+        for run_id in run_ids:
+            (_ray_queue(uri) / f"{run_id}.json").unlink(missing_ok=True)
+            _fail(client, run_id, f"could not start on Ray: {exc}")
+        raise
     remote = ray.remote(max_retries=0)(train_task)
     pending: dict = {}
     for run_id in run_ids:

@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING
 from adept.tracking.schema import (
     ROLE_SWEEP,
     TAG_BACKBONE,
+    TAG_EXECUTOR,
     TAG_FAILURE,
+    TAG_HOST,
     TAG_METHOD,
     TAG_PROGRESS,
     TAG_ROLE,
@@ -34,6 +36,8 @@ _TAG_COLUMNS = {
     "sweep": TAG_SWEEP,
     "failure": TAG_FAILURE,
     "progress": TAG_PROGRESS,
+    "executor": TAG_EXECUTOR,  # where it runs: "local" (process queue) or "ray"
+    "host": TAG_HOST,  # the machine (Ray node) that trains it
 }
 BASE_COLUMNS = [
     "run_id", "run_name", "status", "start_time", "end_time", "experiment", "experiment_id",
@@ -101,8 +105,8 @@ def runs_dataframe(experiment: str | None = None, *, uri: str | None = None,
     """One row per run, newest first (1,000 runs: ~0.1 s on a sqlite store, ~2 s through ``search_runs``).
 
     Columns: run_id, run_name, status, start_time, end_time (UTC timestamps), experiment, experiment_id,
-    method, backbone, task, seed (Int64), sweep, failure, progress (from the ``adept.*`` tags; "" when
-    missing), then ``params.<k>`` (str), ``metrics.<k>`` (last value, float) and ``tags.<k>`` (str), like
+    method, backbone, task, seed (Int64), sweep, failure, progress, executor, host (from the ``adept.*``
+    tags; "" when missing), then ``params.<k>`` (str), ``metrics.<k>`` (last value, float) and ``tags.<k>`` (str), like
     ``mlflow.search_runs``. ``experiment`` (name or id) None means every active experiment.
     ``filter_string`` is MLflow's search syntax (e.g. ``"tags.`adept.task` = 'rotten-tomatoes'"``).
 
