@@ -117,6 +117,8 @@ def cmd_sweep(args) -> int:
         return 0
     concurrency = args.concurrency or spec.get("concurrency") or 1
     executor = getattr(args, "executor", "local") or "local"
+    if getattr(args, "asha", False) and executor != "ray":
+        raise ValueError("--asha needs --executor ray (Ray Tune runs the trials)")
     if executor == "ray":
         from adept.launcher import ray_executor
 
@@ -124,11 +126,16 @@ def cmd_sweep(args) -> int:
     ids = launcher.enqueue_all(configs, executor=executor)
     print(f"queued {len(ids)} runs as sweep {configs[0]['sweep']}")
     if executor == "ray":
-        if args.detach:
+        if args.detach and not args.asha:
             log = ray_executor.start_driver(ids, address=args.ray_address)
             print(f"a detached Ray driver runs them (log {log}); watch with `python -m adept runs`")
             return 0
-        statuses = ray_executor.run_on_ray(ids, address=args.ray_address)
+        if args.asha:
+            from adept.launcher.ray_tune import run_with_asha
+
+            statuses = run_with_asha(ids, metric=args.asha_metric, address=args.ray_address)
+        else:
+            statuses = ray_executor.run_on_ray(ids, address=args.ray_address)
         print(", ".join(f"{n} {s}" for s, n in sorted(Counter(statuses.values()).items())))
     elif args.detach:
         launcher.ensure_worker(concurrency)
@@ -296,6 +303,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="local: this machine's process queue (default); ray: one Ray task per run")
     p.add_argument("--ray-address", metavar="ADDR",
                    help="auto or ray://host:port (default: RAY_ADDRESS, else a local Ray instance for the sweep)")
+    p.add_argument("--asha", action="store_true",
+                   help="with --executor ray: Ray Tune's ASHA stops bad grid points early on --asha-metric")
+    p.add_argument("--asha-metric", default="val/accuracy",
+                   help="validation metric ASHA maximises (default %(default)s)")
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("ray-driver", help="submit queued Ray runs and wait for them (started by the launcher)")

@@ -103,3 +103,22 @@ def test_a_sweep_on_ray_ends_with_every_status_right(ray_instance, store, tmp_pa
     assert client.get_run(stopped).info.status == "SCHEDULED"
     assert launcher.stop_run(stopped).startswith("Cancelled queued run")  # a queued Ray run is cancelled
     assert ray_executor.run_on_ray([stopped], poll_s=0.3) == {stopped: "KILLED"}
+
+
+@pytest.mark.slow  # ~3-5 min on 2 busy cores: Tune trials start training processes cold
+def test_asha_stops_bad_learning_rates_and_marks_them_in_mlflow(ray_instance, store):
+    from adept.launcher.ray_tune import TAG_STOPPED_BY, run_with_asha
+
+    base = {**TINY, "max_steps": 120, "eval_every": 30, "eval_examples": 16, "sweep": "asha-sweep"}
+    ids = launcher.enqueue_all([{**base, "lr_prompt": lr} for lr in (0.3, 1e-5, 1e-7)], executor="ray")
+    statuses = run_with_asha(ids, metric="val/accuracy", poll_s=0.3)
+    client = tracking.get_client()
+    assert set(statuses.values()) <= {"FINISHED", "KILLED"}, statuses
+    for run_id, status in statuses.items():
+        tags = client.get_run(run_id).data.tags
+        step = int(tags["adept.progress"].split("/")[0])
+        if status == "KILLED":  # stopped by ASHA: tagged so, with where and why, before the last step
+            assert tags[TAG_STOPPED_BY] == "asha" and "stopped early by Ray Tune ASHA" in tags["adept.failure"]
+            assert step < 120 and tracking.download_artifacts(run_id, "checkpoint/manifest.json")
+        else:
+            assert step == 120 and TAG_STOPPED_BY not in tags

@@ -105,9 +105,11 @@ def _pdeathsig() -> None:
         pass
 
 
-def train_task(run_id: str, config: dict, uri: str, poll_s: float = 1.0) -> str:
+def train_task(run_id: str, config: dict, uri: str, poll_s: float = 1.0, on_poll=None) -> str:
     """The body of one Ray task, on its node: start the run's training process, forward a Stop to it,
-    upload its log, and return the run's final status (``"skipped"`` when it was cancelled first)."""
+    upload its log, and return the run's final status (``"skipped"`` when it was cancelled first).
+    ``on_poll(client, run_id)`` is called every ``poll_s`` while it trains (Ray Tune reports from there;
+    an exception it raises stops training as a Stop does)."""
     import subprocess
 
     from adept.launcher.repair import _mark_dead
@@ -161,6 +163,8 @@ def train_task(run_id: str, config: dict, uri: str, poll_s: float = 1.0) -> str:
             if time.monotonic() - last_upload >= upload_every:
                 _upload_log(client, run_id, log)
                 last_upload = time.monotonic()
+            if on_poll is not None:
+                on_poll(client, run_id)
     except BaseException:  # ray.cancel on a running task (KeyboardInterrupt): stop training cleanly
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
