@@ -119,10 +119,13 @@ def cmd_sweep(args) -> int:
     executor = getattr(args, "executor", "local") or "local"
     if getattr(args, "asha", False) and executor != "ray":
         raise ValueError("--asha needs --executor ray (Ray Tune runs the trials)")
+    if getattr(args, "ray_address", None) and executor != "ray":
+        raise ValueError("--ray-address needs --executor ray (the local executor runs on this machine)")
     if executor == "ray":
         from adept.launcher import ray_executor
 
-        ray_executor.connect(args.ray_address)  # a bad address fails here, before anything is queued
+        if not args.detach or args.asha:
+            ray_executor.connect(args.ray_address)  # a bad address fails here, before anything is queued
     ids = launcher.enqueue_all(configs, executor=executor)
     print(f"queued {len(ids)} runs as sweep {configs[0]['sweep']}")
     if executor == "ray":

@@ -122,3 +122,14 @@ def test_asha_stops_bad_learning_rates_and_marks_them_in_mlflow(ray_instance, st
             assert step < 120 and tracking.download_artifacts(run_id, "checkpoint/manifest.json")
         else:
             assert step == 120 and TAG_STOPPED_BY not in tags
+
+
+def test_sweep_command_refuses_ray_options_without_the_ray_executor(tmp_path, capsys):
+    from adept.__main__ import main
+
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text("base: {method: pt, backbone: tiny-bert, max_steps: 2}\ngrid: {seed: [0, 1]}\n")
+    assert main(["sweep", str(sweep), "--asha"]) == 2
+    assert "--asha needs --executor ray" in capsys.readouterr().err
+    assert main(["sweep", str(sweep), "--ray-address", "auto"]) == 2
+    assert "--ray-address needs --executor ray" in capsys.readouterr().err
