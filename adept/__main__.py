@@ -105,6 +105,11 @@ def cmd_sweep(args) -> int:
     from adept import launcher
     from adept.sweeps import load_sweep
 
+    executor = getattr(args, "executor", "local") or "local"
+    if getattr(args, "asha", False) and executor != "ray":
+        raise ValueError("--asha needs --executor ray (Ray Tune runs the trials)")
+    if getattr(args, "ray_address", None) and executor != "ray":
+        raise ValueError("--ray-address needs --executor ray (the local executor runs on this machine)")
     stamp = time.strftime("%Y%m%d-%H%M%S")
     spec, configs = load_sweep(args.file, max_runs=args.max_runs, sweep_id=None)
     sweep_id = f"{spec.get('name') or Path(args.file).stem}-{stamp}"
@@ -116,11 +121,6 @@ def cmd_sweep(args) -> int:
         print(f"{len(configs)} runs (dry run, nothing queued)")
         return 0
     concurrency = args.concurrency or spec.get("concurrency") or 1
-    executor = getattr(args, "executor", "local") or "local"
-    if getattr(args, "asha", False) and executor != "ray":
-        raise ValueError("--asha needs --executor ray (Ray Tune runs the trials)")
-    if getattr(args, "ray_address", None) and executor != "ray":
-        raise ValueError("--ray-address needs --executor ray (the local executor runs on this machine)")
     if executor == "ray":
         from adept.launcher import ray_executor
 

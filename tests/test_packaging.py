@@ -21,7 +21,8 @@ def _requirements(name: str) -> list[str]:
 def test_every_requirement_is_pinned():
     for name in ("requirements.txt", "requirements-dev.txt", "requirements-assets.txt"):
         for req in _requirements(name):
-            assert re.fullmatch(r"[A-Za-z0-9_.\-]+(\[[a-z,]+\])?==[0-9][0-9A-Za-z.+]*", req), f"{name}: {req!r} unpinned"
+            pinned = re.fullmatch(r"[A-Za-z0-9_.\-]+(\[[a-z,]+\])?==[0-9][0-9A-Za-z.+]*", req)
+            assert pinned, f"{name}: {req!r} is not pinned (name==version)"
 
 
 def test_pyproject_declares_the_runtime_requirements():

@@ -128,7 +128,7 @@ def test_sweep_command_refuses_ray_options_without_the_ray_executor(tmp_path, ca
     from adept.__main__ import main
 
     sweep = tmp_path / "s.yaml"
-    sweep.write_text("base: {method: pt, backbone: tiny-bert, max_steps: 2}\ngrid: {seed: [0, 1]}\n")
+    sweep.write_text("base: {method: pt, backbone: tiny-bert, max_steps: 2, warmup_steps: 0}\ngrid: {seed: [0, 1]}\n")
     assert main(["sweep", str(sweep), "--asha"]) == 2
     assert "--asha needs --executor ray" in capsys.readouterr().err
     assert main(["sweep", str(sweep), "--ray-address", "auto"]) == 2
