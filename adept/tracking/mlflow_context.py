@@ -103,7 +103,12 @@ class SystemMetrics:
         if not system_metrics_enabled():
             return
         try:
+            import logging
+
             from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
+
+            # Its INFO lines ("Started monitoring system metrics.") would land in every command's stderr.
+            logging.getLogger("mlflow.system_metrics").setLevel(logging.WARNING)
 
             self.monitor = SystemMetricsMonitor(run_id, resume_logging=resume, tracking_uri=uri)
             self._first_step = self.monitor._logging_step
