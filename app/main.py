@@ -23,6 +23,7 @@ PAGES = [
     st.Page("views/runs.py", title="Runs", icon=":material/list_alt:"),
     st.Page("views/compare.py", title="Compare", icon=":material/compare_arrows:"),
     st.Page("views/offsets.py", title="Offsets", icon=":material/scatter_plot:"),
+    st.Page("views/evidence.py", title="Evidence", icon=":material/fact_check:"),
 ]
 
 page = st.navigation(PAGES)
