@@ -133,3 +133,17 @@ def test_sweep_command_refuses_ray_options_without_the_ray_executor(tmp_path, ca
     assert "--asha needs --executor ray" in capsys.readouterr().err
     assert main(["sweep", str(sweep), "--ray-address", "auto"]) == 2
     assert "--ray-address needs --executor ray" in capsys.readouterr().err
+
+
+def test_stop_of_a_ray_run_on_another_node_is_forwarded_through_the_store(store):
+    run_id = launcher.enqueue_all([{**TINY, "sweep": ""}], executor="ray")[0]
+    client = tracking.get_client()
+    assert ray_executor.train_task.__name__  # the task body is importable without a Ray connection
+    client.set_tag(run_id, "adept.host", "another-node")
+    client.set_tag(run_id, "adept.pid", "12345")
+    client.update_run(run_id, status="RUNNING")
+    message = launcher.stop_run(run_id)
+    assert "Ray node 'another-node'" in message
+    assert client.get_run(run_id).data.tags["adept.stop_requested"] == "1"  # its task sends SIGTERM there
+    client.update_run(run_id, status="KILLED")
+    assert ray_executor.train_task(run_id, {}, tracking.tracking_uri()) == "skipped"  # never starts again
