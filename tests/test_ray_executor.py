@@ -61,7 +61,7 @@ def test_resources_follow_the_config(monkeypatch):
     assert ray_executor.resources({"device": "cpu"}) == {"num_cpus": 4, "num_gpus": 0}
 
 
-@pytest.mark.slow  # ~150 s on 2 busy cores (load 9): Ray start ~20 s, five training processes start cold
+@pytest.mark.slow  # 68 s at load 4, 150 s at load 9 on 2 cores (Ray start 9-20 s, five cold training processes)
 def test_a_sweep_on_ray_ends_with_every_status_right(ray_instance, store, tmp_path):
     data = tmp_path / "gone.csv"
     data.write_text("text,label\n" + "".join(f"good film {i},1\nbad film {i},0\n" for i in range(20)))

@@ -64,7 +64,7 @@ def server(tmp_path_factory):
     log.close()
 
 
-@pytest.mark.slow  # ~110 s on 2 busy cores: the server (~25 s), a worker and a training process start cold
+@pytest.mark.slow  # 47 s (load 6) to 113 s (load 9) on 2 cores: the server, a worker and training start cold
 def test_remote_server_train_queue_stop_analyze_export(server, tmp_path, monkeypatch):
     uri, artifact_root = server
     home = tmp_path / "client-home"
