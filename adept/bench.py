@@ -480,6 +480,9 @@ def _run_bench(quick: bool, out: Callable[[str], None], runs: int, repeats: int 
     r = results["pilot"] = timed("pilot", lambda: bench_pilot(plan["main"], examples=40 if quick else 32,
                                                               repeats=repeats or (3 if quick else 1)))
     out(pilot_line(r))
+    from adept.bench_speed import speed_figures  # bf16/fp32 step ratio, estimate/actual wall time
+
+    results["speed"] = speed_figures(plan, out, timed, repeats)
     work = tempfile.TemporaryDirectory(prefix="adept-bench-")
     r = results["runs_page"] = timed("runs_page", lambda: bench_runs_page(runs, repeats=3, workdir=work.name))
     out(f"runs_dataframe/search_runs time ratio: {r['ratio']:.3f}  ({r['runs']} runs; runs_dataframe "
