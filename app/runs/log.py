@@ -5,6 +5,7 @@ their last state, so the text reads as lines; searchable."""
 from __future__ import annotations
 
 import re
+
 LOG_ARTIFACT = "logs/run.log"
 
 
