@@ -59,6 +59,14 @@ def layout(fig: go.Figure, title: str = "", *, height: int = 360, **kwargs) -> g
         legend=dict(orientation="h", yanchor="top", y=-0.3, xanchor="left", x=0),
         **kwargs,
     )
+    # Small numbers as 10⁻⁵ / 2×10⁻⁵, not SI prefixes ("10µ" reads as a unit); the same on colour bars.
+    fig.update_xaxes(exponentformat="power")
+    fig.update_yaxes(exponentformat="power")
+    for trace in fig.data:
+        if "colorbar" in trace:
+            trace.colorbar.exponentformat = "power"
+        elif "marker" in trace and "colorbar" in trace.marker:
+            trace.marker.colorbar.exponentformat = "power"
     return fig
 
 

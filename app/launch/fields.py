@@ -9,6 +9,8 @@ entry that is not a valid number is an error under its field that blocks launchi
 
 from __future__ import annotations
 
+import re
+
 import streamlit as st
 
 from app import common
@@ -211,8 +213,8 @@ def preset_picker() -> None:
         names,
         key=K + "preset",
         on_change=apply_preset,
-        help="quick: MiniLM-L6, about a minute a run on CPU. faithful: SmolLM2-135M, the paper's recipe "
-        "scaled down.",
+        help="quick: MiniLM-L6 with a head, 150 steps. faithful: SmolLM2-135M, the paper's recipe scaled "
+        "down. How long a run takes is the estimate under “Before you launch”.",
     )
     chosen = st.session_state[K + "preset"]
     edited = [f for f, v in preset_values(chosen).items()
@@ -231,4 +233,6 @@ def preset_picker() -> None:
             help=f"Fill the form with the {chosen} preset again.",
         )
     elif notes.get(chosen):
-        st.caption(notes[chosen])
+        # One duration claim per preset: the estimate under "Before you launch" (the note's own figure dropped).
+        note = re.sub(r":?\s*about [^.]*?per run[^.]*\.?", ".", notes[chosen]).rstrip()
+        st.caption(f"{note} How long it takes: the estimate under “Before you launch”.")
