@@ -65,7 +65,7 @@ def layout(fig: go.Figure, title: str = "", *, height: int = 360, **kwargs) -> g
     for trace in fig.data:
         if "colorbar" in trace:
             trace.colorbar.exponentformat = "power"
-        elif "marker" in trace and "colorbar" in trace.marker:
+        elif "marker" in trace and getattr(trace.marker, "showscale", None):  # never add a colour bar
             trace.marker.colorbar.exponentformat = "power"
     return fig
 

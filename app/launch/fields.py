@@ -214,7 +214,7 @@ def preset_picker() -> None:
         key=K + "preset",
         on_change=apply_preset,
         help="quick: MiniLM-L6 with a head, 150 steps. faithful: SmolLM2-135M, the paper's recipe scaled "
-        "down. How long a run takes is the estimate under “Before you launch”.",
+        "down. How long a run takes: the estimate beside the form.",
     )
     chosen = st.session_state[K + "preset"]
     edited = [f for f, v in preset_values(chosen).items()
@@ -235,4 +235,4 @@ def preset_picker() -> None:
     elif notes.get(chosen):
         # One duration claim per preset: the estimate under "Before you launch" (the note's own figure dropped).
         note = re.sub(r":?\s*about [^.]*?per run[^.]*\.?", ".", notes[chosen]).rstrip()
-        st.caption(f"{note} How long it takes: the estimate under “Before you launch”.")
+        st.caption(f"{note} How long a run takes: the estimate beside the form.")

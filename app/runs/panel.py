@@ -154,7 +154,6 @@ def show(run_id: str, label: str, active: bool) -> None:
         left, right = st.columns([3, 2], gap="large")
         with right:
             metric = _facts(run_id, row, status, label)
-            _tags_and_note(run_id, row)
             line = command.reproduce(run_id, _opt(row.get("tags.adept.command")))
             if line:
                 st.caption("The command that reproduces this run, from any folder (copy button on the right):")
@@ -162,6 +161,7 @@ def show(run_id: str, label: str, active: bool) -> None:
             _log(run_id, row)
         with left:
             _curves(run_id, row, metric, label)
+            _tags_and_note(run_id, row)
         if active and status not in common.ACTIVE_STATUSES:
             st.rerun()  # it just ended: redraw the page (table, selection) once
 

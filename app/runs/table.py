@@ -18,10 +18,10 @@ COLUMNS = {
     "seed": "seed",
     "progress": "step",
     "test": "test",
+    "sweep": "sweep",
     "params.trainable_params": "trainable",
     "duration": "took",
     "start_time": "started",
-    "sweep": "sweep",
     "where": "where",
     "tags": "tags",
     "note": "note",
@@ -33,7 +33,7 @@ CONFIG = {
     "run": st.column_config.TextColumn(width="medium", pinned=True),
     "seed": st.column_config.NumberColumn(width="small"),
     "step": st.column_config.TextColumn(width="small"),
-    "started": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
+    "started": st.column_config.DatetimeColumn(format="MM-DD HH:mm", help="When the run was created (UTC)."),
     "took": st.column_config.TextColumn(help="Training time: from the start of training (not of waiting in "
                                         "the queue) to the end, or to now for a running run."),
     "why it ended": st.column_config.TextColumn(width="large"),
@@ -74,7 +74,7 @@ def _tag_names(df: pd.DataFrame) -> list[str]:
 
 def filtered(df: pd.DataFrame) -> pd.DataFrame:
     """The filter row (multiselects and the hide switch), seeded from and written to the URL."""
-    cols = st.columns([1, 1, 1, 1, 1, 1, 1.3], vertical_alignment="bottom")
+    cols = st.columns(len(FILTERS), vertical_alignment="bottom")
     for col, (field, label) in zip(cols, FILTERS):
         if field == "tags":
             options = _tag_names(df)
@@ -91,7 +91,7 @@ def filtered(df: pd.DataFrame) -> pd.DataFrame:
         elif chosen:
             df = df[df[field].astype(str).isin(chosen)]
     urlstate.seed("runs.hide_unstarted", "hide", "bool")
-    hide = cols[-1].toggle("Hide cancelled / never-started", key="runs.hide_unstarted",
+    hide = st.toggle("Hide cancelled / never-started", key="runs.hide_unstarted",
                            help="Hide runs that ended before their first training step (cancelled in the "
                                 "queue, or failed while starting).")
     urlstate.publish("hide", hide, False)
