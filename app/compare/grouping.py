@@ -63,10 +63,17 @@ def param_diff(df: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
     """One row per run, one column per field that differs between them (empty frame when none does)."""
     cols = [f for f in varied(df) if f != "sweep"] + (["sweep"] if "sweep" in varied(df) else [])
     out = pd.DataFrame({"run": [labels.get(r, r[:8]) for r in df["run_id"]]}, index=df.index)
+    from app.charts import method_label
+
     for f in cols:
         v = _values(df, f)
         num = pd.to_numeric(v.where(v != ""), errors="coerce")
-        out[f] = num if num.notna().sum() == (v != "").sum() and (v != "").any() else v
+        if f == "method":
+            out[f] = v.map(method_label)
+        elif (v != "").all() and num.notna().all():
+            out[f] = num
+        else:
+            out[f] = v.where(v != "", "—")  # unset (None): PT's prompt length is solved from the budget
     return out.reset_index(drop=True)
 
 

@@ -27,12 +27,12 @@ def section(run_id: str, label: str) -> None:
         with col:
             ready = st.session_state.get(key)
             if ready and Path(ready).exists():
-                st.download_button(f"Download {name.lower()}", Path(ready).read_bytes(), Path(ready).name,
+                st.download_button(f"Download {name[0].lower() + name[1:]}", Path(ready).read_bytes(), Path(ready).name,
                                    "application/zip", key=f"{key}.dl", icon=":material/download:",
                                    width="stretch", on_click="ignore")
                 st.caption(f"{Path(ready).stat().st_size / 1e6:.1f} MB zip")
-            elif st.button(f"Build {name.lower()}", key=f"{key}.build", help=help_text, width="stretch"):
-                with st.spinner(f"Building the {name.lower()}…"):
+            elif st.button(f"Build {name[0].lower() + name[1:]}", key=f"{key}.build", help=help_text, width="stretch"):
+                with st.spinner(f"Building the {name[0].lower() + name[1:]}…"):
                     ok, path = common.attempt(common.module("export").export_archive, run_id, fmt,
                                               what=f"{name} of {label}")
                 if ok:

@@ -84,11 +84,15 @@ for col, (rid, (model, encoder, task, _cfg)) in zip(cols, loaded.items()):
             continue
         st.metric("prediction", str(res["prediction"]))
         if res["kind"] == "classification":
-            table = pd.DataFrame({"label": res["labels"], "label word": res["verbalizers"],
-                                  "probability": res["probabilities"], res["score_name"]: res["scores"]})
+            table = pd.DataFrame({"label": res["labels"], "probability": res["probabilities"],
+                                  "score": res["scores"]})
+            if res["verbalizers"] != res["labels"]:
+                table.insert(1, "label word", res["verbalizers"])
             st.dataframe(table, hide_index=True, key=f"try.scores.{rid}", width="stretch",
                          column_config={"probability": st.column_config.ProgressColumn(
-                             format="%.3f", min_value=0.0, max_value=1.0)})
+                             format="%.3f", min_value=0.0, max_value=1.0),
+                             "score": st.column_config.NumberColumn(format="%.3f", help=res["score_name"])})
+            st.caption(f"score = {res['score_name']}; probability = its softmax over the labels.")
         check = predict.fold_check(model, encoder, ex, folded_model(rid) if model.method != "pt" else None)
         if not check["folded"]:
             st.caption(f"Folded vs unfolded: {check['message']}")
