@@ -88,8 +88,11 @@ def test_hide_never_started_runs_and_the_url_keeps_filters(store):
         n = len(table_with(at, "why it ended"))
         at.toggle(key="runs.hide_unstarted").set_value(True).run()
         hidden = table_with(at, "why it ended")
-        assert len(hidden) == n - 1 and "cancelled-one" not in set(hidden["run"])
-        assert any("1 cancelled / never-started run hidden" in c.value for c in at.caption)
+        from app.runs import facts
+
+        k = int(facts.hide_mask(runs_df()).sum())  # this one, and any queued run another test cancelled
+        assert k >= 1 and len(hidden) == n - k and "cancelled-one" not in set(hidden["run"])
+        assert any(f"{k} cancelled / never-started run" in c.value and "hidden" in c.value for c in at.caption)
         assert at.query_params["hide"] in ("1", ["1"])
         at.multiselect(key="runs.filter.method").set_value(["pt"]).run()
         assert at.query_params["method"] in ("pt", ["pt"])
