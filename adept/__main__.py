@@ -186,6 +186,9 @@ def cmd_report(args) -> int:
     print("|" + "---|" * len(keys))
     for r in rows:
         print("| " + " | ".join(str(r[k]) for k in keys) + " |")
+    from adept.report_cli import print_comparisons  # intervals, paired differences, power
+
+    print_comparisons(args)
     return 0
 
 
@@ -284,6 +287,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--metric", default="test/accuracy")
     p.add_argument("--by", nargs="*", default=[], metavar="PARAM",
                    help="RunConfig fields to split rows on as well (an ablation's variable), e.g. num_virtual_tokens")
+    from adept.report_cli import add_report_flags
+
+    add_report_flags(p)  # --target-diff, --confidence, --n-boot
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("worker", help="run queued runs (started by the launcher)")
@@ -302,6 +308,9 @@ def main(argv: list[str] | None = None) -> int:
     analysis.register_cli(sub)  # analyze RUN_ID, fold RUN_ID
     bench.register_cli(sub)  # bench [--quick]
     export.register_cli(sub)  # export RUN_ID --format peft|adept|folded
+    from adept import claims_cli
+
+    claims_cli.register_cli(sub)  # claims --experiment NAME
 
     args = parser.parse_args(argv)
     try:

@@ -320,9 +320,10 @@ def _train_tracked(cfg: RunConfig, tracker, task, threads: int, resume: str | No
                         device, bar, do_eval)
             # Test the best adapter, not the last one.
             from adept.methods import load_adapter
+            from adept.predictions import artifact_name, predict, predictions_payload
 
             best = load_adapter(best_dir, bb).to(device)
-            test = evaluate(best, encoder, test_set, cfg.eval_batch_size)
+            test, test_records = predict(best, encoder, test_set, cfg.eval_batch_size)  # + per-example records
         except tracking.RunKilled as exc:
             save_checkpoint()
             exc.checkpoint_step = state["step"]
@@ -332,6 +333,7 @@ def _train_tracked(cfg: RunConfig, tracker, task, threads: int, resume: str | No
                 bar.close()
         with _uninterrupted(raise_pending=False):  # finishing: a stop now changes nothing
             tracker.log_metrics({f"test/{k}": v for k, v in test.items()}, step=state["step"])
+            tracker.log_text(json.dumps(predictions_payload(task, test_set, test, test_records)), artifact_name())
             tracker.log_json(_offsets_summary(best, encoder, task.splits["validation"]), "offsets_summary.json")
             total = time.time() - t_start
             tracker.log_metrics({"best/step": state["best_step"], f"best/val_{primary}": state["best"],

@@ -25,6 +25,7 @@ PAGES = [
     st.Page("views/compare.py", title="Compare", icon=":material/compare_arrows:"),
     st.Page("views/offsets.py", title="Offsets", icon=":material/scatter_plot:"),
     st.Page("views/try_model.py", title="Try", icon=":material/science:", url_path="try"),
+    st.Page("views/evidence.py", title="Evidence", icon=":material/fact_check:"),
 ]
 
 page = st.navigation(PAGES)

@@ -68,7 +68,7 @@ def load_run_model(run_id: str, device: str | None = None):
         raise ValueError(f"Run {run_id} has no adapter/ artifact yet (it saves one at its first evaluation): "
                          "wait for it or pick a finished run.") from exc
     if cfg.data_file:
-        task = load_task(cfg.data_file, seed=cfg.seed, text_column=cfg.text_column,
+        task = load_task(cfg.data_file, text_column=cfg.text_column,
                          text_pair_column=cfg.text_pair_column, label_column=cfg.label_column)
     else:
         task = load_task(cfg.task, data_dir=cfg.data_dir)

@@ -150,6 +150,9 @@ else:
         st.markdown(f"**{test_key}, by {group_by}**")
         st.dataframe(table, hide_index=True, key="compare.stats", width="stretch")
         st.caption("std is the sample standard deviation over the group's runs (— for a single run).")
+    from app.compare import results as paired_results  # intervals, paired differences, power, caption
+
+    paired_results.render(chosen, test_key)
 
 st.subheader("Cost", divider="gray")
 c1, c2 = st.columns(2)
