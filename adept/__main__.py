@@ -14,6 +14,7 @@ import sys
 import time
 import types
 import typing
+from collections import Counter
 from pathlib import Path
 
 from adept.config_files import read_config_file
@@ -104,6 +105,11 @@ def cmd_sweep(args) -> int:
     from adept import launcher
     from adept.sweeps import load_sweep
 
+    executor = getattr(args, "executor", "local") or "local"
+    if getattr(args, "asha", False) and executor != "ray":
+        raise ValueError("--asha needs --executor ray (Ray Tune runs the trials)")
+    if getattr(args, "ray_address", None) and executor != "ray":
+        raise ValueError("--ray-address needs --executor ray (the local executor runs on this machine)")
     stamp = time.strftime("%Y%m%d-%H%M%S")
     spec, configs = load_sweep(args.file, max_runs=args.max_runs, sweep_id=None)
     sweep_id = f"{spec.get('name') or Path(args.file).stem}-{stamp}"
@@ -115,15 +121,40 @@ def cmd_sweep(args) -> int:
         print(f"{len(configs)} runs (dry run, nothing queued)")
         return 0
     concurrency = args.concurrency or spec.get("concurrency") or 1
-    ids = launcher.enqueue_all(configs)
+    if executor == "ray":
+        from adept.launcher import ray_executor
+
+        if not args.detach or args.asha:
+            ray_executor.connect(args.ray_address)  # a bad address fails here, before anything is queued
+    ids = launcher.enqueue_all(configs, executor=executor)
     print(f"queued {len(ids)} runs as sweep {configs[0]['sweep']}")
-    if args.detach:
+    if executor == "ray":
+        if args.detach and not args.asha:
+            log = ray_executor.start_driver(ids, address=args.ray_address)
+            print(f"a detached Ray driver runs them (log {log}); watch with `python -m adept runs`")
+            return 0
+        if args.asha:
+            from adept.launcher.ray_tune import run_with_asha
+
+            statuses = run_with_asha(ids, metric=args.asha_metric, address=args.ray_address)
+        else:
+            statuses = ray_executor.run_on_ray(ids, address=args.ray_address)
+        print(", ".join(f"{n} {s}" for s, n in sorted(Counter(statuses.values()).items())))
+    elif args.detach:
         launcher.ensure_worker(concurrency)
         print("a background worker runs them; watch with `python -m adept runs` or the dashboard")
         return 0
-    if not launcher.worker_main(max_concurrent=concurrency):  # another worker holds the queue: wait for it
+    elif not launcher.worker_main(max_concurrent=concurrency):  # another worker holds the queue: wait for it
         launcher.wait_for(ids)
     return cmd_runs(argparse.Namespace(experiment=None, sweep=configs[0]["sweep"], limit=len(ids)))
+
+
+def cmd_ray_driver(args) -> int:
+    from adept.launcher import ray_executor
+
+    statuses = ray_executor.run_on_ray(args.run_ids, address=args.ray_address)
+    print(json.dumps(statuses, indent=1))
+    return 0
 
 
 def cmd_runs(args) -> int:
@@ -274,7 +305,20 @@ def main(argv: list[str] | None = None) -> int:
                    help="queue at most N runs (default 200; a larger grid is refused unless you raise this)")
     p.add_argument("--detach", action="store_true", help="queue and return; a background worker runs them")
     p.add_argument("--dry-run", action="store_true", help="print the expanded configs, queue nothing")
+    p.add_argument("--executor", choices=["local", "ray"], default="local",
+                   help="local: this machine's process queue (default); ray: one Ray task per run")
+    p.add_argument("--ray-address", metavar="ADDR",
+                   help="auto or ray://host:port (default: RAY_ADDRESS, else a local Ray instance for the sweep)")
+    p.add_argument("--asha", action="store_true",
+                   help="with --executor ray: Ray Tune's ASHA stops bad grid points early on --asha-metric")
+    p.add_argument("--asha-metric", default="val/accuracy",
+                   help="validation metric ASHA maximises (default %(default)s)")
     p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser("ray-driver", help="submit queued Ray runs and wait for them (started by the launcher)")
+    p.add_argument("run_ids", nargs="+")
+    p.add_argument("--ray-address", metavar="ADDR")
+    p.set_defaults(func=cmd_ray_driver)
 
     p = sub.add_parser("runs", help="list runs from the store")
     p.add_argument("--experiment")

@@ -14,7 +14,6 @@ import math
 import os
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,12 +41,10 @@ def _resolve_device(name: str) -> torch.device:
 
 
 def git_commit() -> str:
-    try:
-        root = Path(__file__).resolve().parents[1]
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
-                              timeout=5).stdout.strip() or "unknown"
-    except Exception:
-        return "unknown"
+    """The checkout's commit (``git rev-parse HEAD``), or ``"unknown"``; also tag ``mlflow.source.git.commit``."""
+    from adept.tracking.mlflow_context import git_commit as commit
+
+    return commit()
 
 
 def _lr_lambda(warmup: int, total: int):
@@ -200,6 +197,8 @@ def train(config: RunConfig | dict, run_id: str | None = None, progress: bool = 
         "adept.method": cfg.method, "adept.backbone": cfg.backbone, "adept.task": cfg.task_name(),
         "adept.seed": str(cfg.seed), "adept.sweep": cfg.sweep, "adept.command": reproduce_command(cfg),
     }
+    if not run_id:  # trained by hand (no executor created the run): this machine's own process
+        tags["adept.executor"] = "local"
     main = threading.current_thread() is threading.main_thread()
     previous = signal.getsignal(signal.SIGTERM) if main else None
     tracker = None
@@ -245,8 +244,10 @@ def _train_tracked(cfg: RunConfig, tracker, task, threads: int, resume: str | No
         print(f"[adept] {truncated:,} text(s) of {task.name} were cut to their first {MAX_TEXT_CHARS:,} "
               "characters before tokenizing (param data.truncated_texts)", file=sys.stderr, flush=True)
 
+    tracker.start_system_metrics(resume=bool(resume))
     if not resume:
-        params = {k: v for k, v in cfg.to_dict().items() if k != "extra"}
+        # Unset fields (None) are left out: MLflow would show the string "None" (the config.json has them).
+        params = {k: v for k, v in cfg.to_dict().items() if k != "extra" and v is not None}
         params.update({
             "solved.num_virtual_tokens": l_m, "solved.rank": r, "trainable_params": model.trainable_parameter_count(),
             "head_params": model.head_parameter_count(), "backbone_params": bb.parameter_count(),
@@ -257,6 +258,7 @@ def _train_tracked(cfg: RunConfig, tracker, task, threads: int, resume: str | No
             "version.mlflow": _version("mlflow"), "git_commit": git_commit(), "device_resolved": str(device),
         })
         tracker.log_params(params)
+        tracker.log_task_inputs(task, {"train": train_set, "validation": val_set, "test": test_set})
         tracker.log_json(cfg.to_dict(), "config.json")
         tracker.log_text(reproduce_command(cfg) + "\n", "command.txt")
 

@@ -219,12 +219,31 @@ def concurrency() -> int:
 # Sidebar
 
 
+EXECUTORS = {"local": "This machine (process queue)", "ray": "A Ray cluster"}
+
+
+def executor_setting() -> tuple[str, str | None]:
+    """``(executor, ray_address)`` chosen in the sidebar: where the Launch page sends runs. Defaults:
+    ``ADEPT_EXECUTOR`` (``local``) and ``RAY_ADDRESS`` (empty: a local Ray instance is started)."""
+    executor = st.session_state.get("executor") or os.environ.get("ADEPT_EXECUTOR", "local")
+    address = st.session_state.get("ray_address", os.environ.get("RAY_ADDRESS", "")).strip() or None
+    return (executor if executor in EXECUTORS else "local"), address
+
+
 def sidebar() -> None:
-    """Where the data lives and how to open it in MLflow's own UI."""
+    """Where the data lives, where runs are executed, and how to open the store in MLflow's own UI."""
     with st.sidebar:
         st.divider()
         uri = tracking_uri()
         st.caption(f"Tracking store: `{uri}`")
+        executor, address = executor_setting()
+        st.session_state.setdefault("ray_address", address or "")
+        st.selectbox("Run launched runs on", list(EXECUTORS), index=list(EXECUTORS).index(executor),
+                     format_func=EXECUTORS.get, key="executor")
+        if st.session_state.get("executor") == "ray":
+            st.text_input("Ray address", key="ray_address", placeholder="empty: a local Ray instance",
+                          help="auto (the cluster this machine belongs to) or ray://host:10001. Runs log to the "
+                               "tracking store above: use an MLflow server so every node reaches it.")
         st.link_button("Open the MLflow UI", mlflow_ui_url(), icon=":material/open_in_new:", width="stretch")
         st.caption(
             "MLflow's own UI shows the same runs. The link works once it runs; start it in a terminal:"

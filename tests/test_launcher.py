@@ -104,7 +104,7 @@ def test_enqueue_creates_scheduled_run_and_queue_file(store, monkeypatch):
     queued = json.loads((store / "queue" / f"{run_id}.json").read_text())
     assert queued == tracking.load_json_artifact(run_id, "config.json")
     assert queued["max_steps"] == 3 and queued["lr_prompt"] == 0.3  # defaults filled in
-    assert run.data.params["max_steps"] == "3" and run.data.params["budget"] == "None"
+    assert run.data.params["max_steps"] == "3" and "budget" not in run.data.params
     assert launcher.queued_run_ids() == [run_id]
     df = tracking.runs_dataframe("queue-test")
     assert df.loc[0, "status"] == "SCHEDULED" and df.loc[0, "progress"] == "0/3"

@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # adept.config imports torch (through adept.backbones): loade
     from adept.config import RunConfig
 
 CANCELLED_REASON = "cancelled before start"
+EXECUTORS = ("local", "ray")
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -104,22 +105,37 @@ def enqueue(config: RunConfig | dict, *, tracking_uri: str | None = None, start_
     return run_id
 
 
-def enqueue_all(configs: list, *, tracking_uri: str | None = None, start_worker: bool = False) -> list[str]:
+def enqueue_all(configs: list, *, tracking_uri: str | None = None, start_worker: bool = False,
+                executor: str = "local") -> list[str]:
     """Queue every config of a sweep, or none: all are checked first, and if queueing one fails, those
-    queued before it are cancelled again. Returns the run ids in order."""
+    queued before it are cancelled again. Returns the run ids in order.
+
+    Configs that share a ``sweep`` name are nested under one parent run per sweep
+    (:mod:`adept.launcher.sweep_runs`). ``executor``: ``"local"`` (the process queue; ``start_worker``
+    starts its worker) or ``"ray"`` (the runs wait for :func:`adept.launcher.ray_executor.run_on_ray`,
+    which the caller starts; the local worker never takes them).
+    """
+    from adept.launcher.sweep_runs import create_parents, end_parents
+
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor {executor!r} is not one of {', '.join(EXECUTORS)}")
     uri = _uri(tracking_uri)
     parsed = [_parse(c) for c in configs]
     _reconcile(uri, start_worker)
     ids: list[str] = []
+    parents: dict = {}
     try:
+        parents = create_parents(parsed, uri)
         for cfg in parsed:
-            ids.append(_create_queued(cfg, uri))
+            exp_id = tracking.ensure_experiment(cfg.experiment or tracking.DEFAULT_EXPERIMENT, uri=uri)
+            ids.append(_create_queued(cfg, uri, parent_id=parents.get((exp_id, cfg.sweep)), executor=executor))
     except BaseException:
         for run_id in ids:
-            if _take_out_of_queue(run_id, uri):
+            if _take_out_of_queue(run_id, uri, executor):
                 _cancel(tracking.get_client(uri), run_id, "cancelled: the rest of its sweep could not be queued")
+        end_parents(parents.values(), uri, "the sweep could not be queued")
         raise
-    if start_worker:
+    if start_worker and executor == "local":
         _start_executor(uri)
     return ids
 
@@ -131,10 +147,13 @@ def _reconcile(uri: str, start_worker: bool) -> None:
     launcher.reconcile(tracking_uri=uri, start_worker=start_worker)
 
 
-def _create_queued(cfg: RunConfig, uri: str) -> str:
-    """Create ``cfg``'s run SCHEDULED (tags, params, ``config.json``) and its queue file; on any failure the
-    run ends FAILED with the reason and no queue file exists."""
+def _create_queued(cfg: RunConfig, uri: str, *, parent_id: str | None = None, executor: str = "local") -> str:
+    """Create ``cfg``'s run SCHEDULED (tags, params, ``config.json``) and its queue file (the local queue's,
+    or the Ray executor's folder); on any failure the run ends FAILED with the reason and no queue file
+    exists. ``parent_id``: the sweep's parent run (tag ``mlflow.parentRunId``)."""
     from mlflow.entities import Param
+
+    from adept.tracking.mlflow_context import TAG_PARENT, standard_tags
 
     full = cfg.to_dict()
     client = tracking.get_client(uri)
@@ -144,21 +163,21 @@ def _create_queued(cfg: RunConfig, uri: str) -> str:
         tracking.TAG_METHOD: cfg.method, tracking.TAG_BACKBONE: cfg.backbone, tracking.TAG_TASK: task,
         tracking.TAG_SEED: str(cfg.seed), tracking.TAG_SWEEP: cfg.sweep or "",
         tracking.TAG_COMMAND: reproduce_command(cfg), TAG_HOST: tracking.hostname(),
-        tracking.TAG_PROGRESS: f"0/{cfg.max_steps}",
-    }
-    run = client.create_run(experiment_id, tags=tags, run_name=cfg.display_name())
+        tracking.TAG_PROGRESS: f"0/{cfg.max_steps}", tracking.TAG_EXECUTOR: executor,
+    } | ({TAG_PARENT: parent_id} if parent_id else {})
+    run = client.create_run(experiment_id, tags=standard_tags() | tags, run_name=cfg.display_name())
     run_id = run.info.run_id
     try:
         # The same strings training logs (str of each field), so its log_params finds nothing to change.
         params = [Param(k, tracking._truncate(v, tracking.MAX_PARAM_LENGTH)) for k, v in full.items()
-                  if k != "extra"]
+                  if k != "extra" and v is not None]
         for i in range(0, len(params), 100):
             client.log_batch(run_id, params=params[i:i + 100])
         client.log_text(run_id, json.dumps(full, indent=2), "config.json")
         client.update_run(run_id, status="SCHEDULED")
-        _write_json_atomic(queue_dir(uri) / f"{run_id}.json", full)
+        _write_json_atomic(_queue_folder(uri, executor) / f"{run_id}.json", full)
     except BaseException as exc:
-        (queue_dir(uri) / f"{run_id}.json").unlink(missing_ok=True)
+        (_queue_folder(uri, executor) / f"{run_id}.json").unlink(missing_ok=True)
         client.set_tag(run_id, TAG_FAILURE, f"could not queue the run: {type(exc).__name__}: {exc}")
         client.set_terminated(run_id, status="FAILED")
         raise
@@ -195,10 +214,15 @@ def _cancel(client, run_id: str, reason: str = CANCELLED_REASON) -> None:
     client.set_terminated(run_id, status="KILLED")
 
 
-def _take_out_of_queue(run_id: str, uri: str) -> bool:
+def _queue_folder(uri: str, executor: str = "local") -> Path:
+    """Where a queued run's config waits: ``<home>/queue`` (local worker) or ``<home>/queue/ray``."""
+    return queue_dir(uri) / "ray" if executor == "ray" else queue_dir(uri)
+
+
+def _take_out_of_queue(run_id: str, uri: str, executor: str = "local") -> bool:
     """Remove the run's queue file; True if we removed it (the worker can no longer start it)."""
     try:
-        (queue_dir(uri) / f"{run_id}.json").unlink()
+        (_queue_folder(uri, executor) / f"{run_id}.json").unlink()
         return True
     except FileNotFoundError:
         return False
@@ -217,8 +241,9 @@ def stop_run(run_id: str, *, tracking_uri: str | None = None, wait_s: float = 5.
     _reconcile(uri, False)
     client, run = _client_and_run(run_id, uri, ": pick a run from the Runs table")
     status = run.info.status
+    executor = run.data.tags.get(tracking.TAG_EXECUTOR, "local")
     if status == "SCHEDULED":
-        if _take_out_of_queue(run_id, uri) or not (_started_dir(uri) / f"{run_id}.json").exists():
+        if _take_out_of_queue(run_id, uri, executor) or not (_started_dir(uri) / f"{run_id}.json").exists():
             _cancel(client, run_id)
             return f"Cancelled queued run {run_id}: it never started."
         # The worker claimed it a moment ago: wait until it is RUNNING, then stop it like any running run.
@@ -235,6 +260,10 @@ def stop_run(run_id: str, *, tracking_uri: str | None = None, wait_s: float = 5.
     tags = run.data.tags
     host = tags.get(TAG_HOST)
     if host and host != tracking.hostname():
+        if executor == "ray":  # its Ray task watches this tag and sends SIGTERM on its node
+            client.set_tag(run_id, TAG_STOP, "1")
+            return (f"Asked run {run_id} to stop on Ray node {host!r}: its Ray task sends SIGTERM, the run saves a "
+                    "checkpoint and ends KILLED within a few seconds.")
         raise ValueError(f"Run {run_id} is training on host {host!r}: stop it from that machine.")
     client.set_tag(run_id, TAG_STOP, "1")
     deadline = time.monotonic() + wait_s
@@ -292,13 +321,15 @@ def rerun(run_id: str, *, tracking_uri: str | None = None, start_worker: bool = 
     return enqueue(config, tracking_uri=uri, start_worker=start_worker)
 
 
-def resume(run_id: str, *, tracking_uri: str | None = None, start_worker: bool = True) -> str:
+def resume(run_id: str, *, tracking_uri: str | None = None, start_worker: bool = True,
+           executor: str | None = None) -> str:
     """Queue a stopped (KILLED / FAILED) run again to continue from its ``checkpoint/`` artifact.
 
     Everything is checked before the run is touched (:func:`adept.checkpoints.check_resume`: not FINISHED, a
     config.json and a whole checkpoint; its config passes the checks); then the same run id goes back to
     SCHEDULED, its ``adept.failure`` kept as ``adept.previous_failure``, and training is started with
-    ``resume_from = run_id``.
+    ``resume_from = run_id``, by ``executor`` (default: the one that ran it, tag ``adept.executor``; a Ray
+    run is resumed by a detached Ray driver, on any node: the checkpoint is in the tracking store).
     """
     from adept.checkpoints import check_resume
 
@@ -323,9 +354,17 @@ def resume(run_id: str, *, tracking_uri: str | None = None, start_worker: bool =
     for stale in (TAG_FAILURE, TAG_STOP):
         if stale in tags:
             client.delete_tag(run_id, stale)
+    executor = executor or tags.get(tracking.TAG_EXECUTOR) or "local"
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor {executor!r} is not one of {', '.join(EXECUTORS)}")
+    client.set_tag(run_id, tracking.TAG_EXECUTOR, executor)
     client.update_run(run_id, status="SCHEDULED")
-    _write_json_atomic(queue_dir(uri) / f"{run_id}.json", full)
-    if start_worker:
+    _write_json_atomic(_queue_folder(uri, executor) / f"{run_id}.json", full)
+    if start_worker and executor == "ray":
+        from adept.launcher.ray_executor import start_driver
+
+        start_driver([run_id], tracking_uri=uri)
+    elif start_worker:
         _start_executor(uri)
     return run_id
 

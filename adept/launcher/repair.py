@@ -68,6 +68,8 @@ def _mark_dead(client, run_id: str, returncode: int | None = None) -> bool:
     else:
         client.set_tag(run_id, TAG_FAILURE, f"{DIED_REASON}{how}{detail}")
         client.set_terminated(run_id, status="FAILED")
+    if log and tags.get(TAG_HOST) == tracking.hostname():
+        tracking.upload_run_log(client, run_id, log)
     return True
 
 
@@ -91,9 +93,9 @@ def _live_local_runs(runs: list) -> tuple[list, list]:
     return alive, dead
 
 
-def _dead_run_ids(uri: str) -> list[str]:
-    """RUNNING runs of this host whose process is gone. A sqlite store is read with one SQL query (no MLflow
-    import: readers call this before every listing); any other store, or an error there, via search_runs."""
+def _running_rows(uri: str) -> list[tuple[str, dict]]:
+    """``(run_id, tags)`` of every RUNNING run. A sqlite store is read with one SQL query (no MLflow import:
+    readers call this before every listing); any other store, or an error there, via search_runs."""
     import os
 
     from adept.tracking.sqlite_fast import _running_runs_from_sqlite
@@ -108,7 +110,13 @@ def _dead_run_ids(uri: str) -> list[str]:
             rows = None
     if rows is None:
         rows = [(r.info.run_id, r.data.tags) for r in tracking.search_runs("attributes.status = 'RUNNING'", uri=uri)]
+    return rows
+
+
+def _dead_run_ids(uri: str, rows: list[tuple[str, dict]] | None = None) -> list[str]:
+    """RUNNING runs of this host whose process is gone."""
     host = tracking.hostname()
+    rows = _running_rows(uri) if rows is None else rows
     return [run_id for run_id, tags in rows if _process_alive(tags, host) is False]
 
 
@@ -154,10 +162,18 @@ def reconcile(*, tracking_uri: str | None = None, start_worker: bool = True) -> 
     ends KILLED instead. Reason (tag ``adept.failure``): "training process ended without reporting
     (killed or crashed); see log ...".
     """
+    from adept.launcher.sweep_runs import close_finished_sweeps
+    from adept.tracking.schema import ROLE_SWEEP, TAG_ROLE
+
     uri = _uri(tracking_uri)
-    dead = _dead_run_ids(uri)
+    rows = _running_rows(uri)
+    dead = _dead_run_ids(uri, rows)
     client = tracking.get_client(uri) if dead else None
     fixed = [run_id for run_id in dead if _mark_dead(client, run_id)]
+    try:  # a sweep's parent run ends once every run under it has ended
+        close_finished_sweeps([rid for rid, tags in rows if tags.get(TAG_ROLE) == ROLE_SWEEP], uri)
+    except Exception:  # noqa: BLE001 - try again at the next reconcile
+        pass
     _drop_stale_claims(uri)
     if start_worker:
         _restart_lost_worker(uri)

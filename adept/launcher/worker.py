@@ -30,6 +30,7 @@ from adept.launcher.queue import _take_out_of_queue, queued_run_ids
 from adept.launcher.repair import _live_local_runs, _mark_dead
 from adept.launcher.spawn import _reap_in_background, start_detached
 from adept.tracking import TAG_FAILURE, TAG_HOST, TAG_LOG, TAG_PID, TAG_PID_START, TAG_WORKER_PID
+from adept.tracking.run_logs import upload_run_log
 
 
 def _default_concurrency() -> int:
@@ -178,6 +179,7 @@ def _reap(client, children: dict[str, _Child]) -> None:
         del children[run_id]
         child.config_path.unlink(missing_ok=True)
         changed = _mark_dead(client, run_id, returncode=code)
+        upload_run_log(client, run_id, child.log_path)  # the Runs page shows it from any host
         status = client.get_run(run_id).info.status
         _log(f"run {run_id}: process exited with code {code}; run {status}"
              + (" (marked by the worker: the process did not report)" if changed else ""))

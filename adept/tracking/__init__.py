@@ -11,7 +11,9 @@ One idea per module, every name importable from here (``from adept.tracking impo
 * :mod:`~adept.tracking.writer`: :class:`RunTracker`, which writes one run from its training process;
 * :mod:`~adept.tracking.reading`: :func:`search_runs`, :func:`runs_dataframe`, :func:`metric_history`;
 * :mod:`~adept.tracking.sqlite_fast`: the sqlite fast path behind :func:`runs_dataframe`;
-* :mod:`~adept.tracking.artifacts`: :func:`download_artifacts`, :func:`load_json_artifact`.
+* :mod:`~adept.tracking.artifacts`: :func:`download_artifacts`, :func:`load_json_artifact`;
+* :mod:`~adept.tracking.run_logs`: :func:`read_run_log` (a run's training log from any host);
+* :mod:`~adept.tracking.mlflow_context`: MLflow's standard tags, dataset inputs and system metrics.
 
 Importing this package imports neither torch nor pandas nor mlflow: the dashboard and a starting training
 process pay for them only where they are used.
@@ -25,12 +27,16 @@ from adept.tracking.artifacts import (
 )
 from adept.tracking.processes import hostname, pid_alive, process_start_ticks
 from adept.tracking.reading import BASE_COLUMNS, metric_history, runs_dataframe, search_runs
+from adept.tracking.run_logs import read_run_log, upload_run_log
 from adept.tracking.schema import (
     DEFAULT_EXPERIMENT,
+    LOG_ARTIFACT,
     MAX_PARAM_LENGTH,
     MAX_TAG_LENGTH,
+    ROLE_SWEEP,
     TAG_BACKBONE,
     TAG_COMMAND,
+    TAG_EXECUTOR,
     TAG_FAILURE,
     TAG_HOST,
     TAG_LOG,
@@ -40,6 +46,7 @@ from adept.tracking.schema import (
     TAG_PREVIOUS_FAILURE,
     TAG_PROGRESS,
     TAG_RESUME_CHECK,
+    TAG_ROLE,
     TAG_SEED,
     TAG_STOP,
     TAG_SWEEP,
@@ -61,5 +68,6 @@ __all__ = [
     "TAG_SWEEP", "TAG_TASK", "TAG_WORKER_PID", "TERMINAL_STATUSES", "adept_home", "download_artifacts",
     "ensure_experiment", "get_client", "hostname", "install_sigterm_handler", "load_json_artifact",
     "manifest_problem", "metric_history", "pid_alive", "process_start_ticks", "repair_run_artifacts",
-    "runs_dataframe", "search_runs", "tracking_uri",
+    "runs_dataframe", "search_runs", "tracking_uri", "read_run_log", "upload_run_log", "LOG_ARTIFACT",
+    "ROLE_SWEEP", "TAG_EXECUTOR", "TAG_ROLE",
 ]

@@ -6,14 +6,17 @@ pandas is imported inside the functions that build frames: a training process im
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
 from adept.tracking.schema import (
+    ROLE_SWEEP,
     TAG_BACKBONE,
+    TAG_EXECUTOR,
     TAG_FAILURE,
+    TAG_HOST,
     TAG_METHOD,
     TAG_PROGRESS,
+    TAG_ROLE,
     TAG_SEED,
     TAG_SWEEP,
     TAG_TASK,
@@ -33,6 +36,8 @@ _TAG_COLUMNS = {
     "sweep": TAG_SWEEP,
     "failure": TAG_FAILURE,
     "progress": TAG_PROGRESS,
+    "executor": TAG_EXECUTOR,  # where it runs: "local" (process queue) or "ray"
+    "host": TAG_HOST,  # the machine (Ray node) that trains it
 }
 BASE_COLUMNS = [
     "run_id", "run_name", "status", "start_time", "end_time", "experiment", "experiment_id",
@@ -96,30 +101,75 @@ def _records_from_search(experiment: str | None, uri: str | None, filter_string:
 
 
 def runs_dataframe(experiment: str | None = None, *, uri: str | None = None,
-                   filter_string: str = "") -> pd.DataFrame:
+                   filter_string: str = "", include_sweep_parents: bool = False) -> pd.DataFrame:
     """One row per run, newest first (1,000 runs: ~0.1 s on a sqlite store, ~2 s through ``search_runs``).
 
     Columns: run_id, run_name, status, start_time, end_time (UTC timestamps), experiment, experiment_id,
-    method, backbone, task, seed (Int64), sweep, failure, progress (from the ``adept.*`` tags; "" when
-    missing), then ``params.<k>`` (str), ``metrics.<k>`` (last value, float) and ``tags.<k>`` (str), like
+    method, backbone, task, seed (Int64), sweep, failure, progress, executor, host (from the ``adept.*``
+    tags; "" when missing), then ``params.<k>`` (str), ``metrics.<k>`` (last value, float) and ``tags.<k>`` (str), like
     ``mlflow.search_runs``. ``experiment`` (name or id) None means every active experiment.
     ``filter_string`` is MLflow's search syntax (e.g. ``"tags.`adept.task` = 'rotten-tomatoes'"``).
 
     A sqlite store without a filter is read with one SQL snapshot; anything else (or any error there)
     goes through ``MlflowClient.search_runs``, paged 1,000 at a time. Both give the same frame.
+    A sweep's parent run (tag ``adept.role = "sweep"``, no training run) is left out unless
+    ``include_sweep_parents``.
     """
 
     uri = uri or tracking_uri()
     db = _sqlite_path(uri)
     records = None
-    if db is not None and not filter_string and os.environ.get("ADEPT_FAST_READ", "1") != "0":
-        try:
-            records = _records_from_sqlite(db, experiment)
-        except Exception:  # noqa: BLE001 - schema drift or a locked file: the portable path still works
-            records = None
+    if db is not None and not filter_string:
+        records = _fast_records(db, experiment, uri)
     if records is None:
         records = _records_from_search(experiment, uri, filter_string)
+    if not include_sweep_parents:
+        records = [r for r in records if r[9].get(TAG_ROLE) != ROLE_SWEEP]
     return _frame(records)
+
+
+def _same_records(fast: list[tuple], portable: list[tuple]) -> bool:
+    """Whether two reads list the same runs, and agree field by field on every run that had ended in both (a
+    live run may log between the two reads)."""
+    def table(records):
+        return {r[0]: (r[1], r[2], r[3], r[4], r[5], r[6], r[7],
+                       {k: (None if v != v else v) for k, v in r[8].items()}, r[9]) for r in records}
+
+    a, b = table(fast), table(portable)
+    if set(a) != set(b):
+        return False
+    ended = ("FINISHED", "FAILED", "KILLED")
+    return all(a[rid] == b[rid] for rid in a if a[rid][1] in ended and b[rid][1] in ended)
+
+
+def _fast_records(db, experiment: str | None, uri: str) -> list[tuple] | None:
+    """The records from the SQL fast path where it is allowed (:func:`~adept.tracking.sqlite_fast.
+    fast_path_refusal`), else None. The first fast read of a store in this process is checked against
+    ``search_runs``; if they differ the fast path stays off for that store (and the portable records
+    are used)."""
+    from adept.tracking.sqlite_fast import fast_path_refusal, needs_verification, record_verification
+
+    try:
+        if fast_path_refusal(db) is not None:
+            return None
+        records = _records_from_sqlite(db, experiment)
+    except Exception:  # noqa: BLE001 - schema drift or a locked file: the portable path still works
+        return None
+    if needs_verification(db):
+        portable = _records_from_search(experiment, uri, "")
+        equal = _same_records(records, portable)
+        if not equal:  # a run created or ended between the two reads: read both once more
+            records = _records_from_sqlite(db, experiment)
+            portable = _records_from_search(experiment, uri, "")
+            equal = _same_records(records, portable)
+        record_verification(db, equal)
+        if not equal:
+            import sys
+
+            print(f"adept.tracking: the sqlite fast read of {db} differs from search_runs; using search_runs",
+                  file=sys.stderr)
+            return portable
+    return records
 
 
 def _int64_or_none(value) -> int | None:

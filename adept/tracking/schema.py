@@ -16,10 +16,18 @@ Tags (``adept.*``; set at creation by the launcher or :class:`~adept.tracking.wr
 * ``adept.resume_check``: after a resume, whether the points recomputed past the checkpoint (logged before
   a hard kill) equal those logged: ``"exact: ..."`` or ``"inexact: ..."``.
 
+MLflow's own tags: ``mlflow.user``, ``mlflow.source.name`` (``python -m adept train``), ``mlflow.source.type``
+(``LOCAL``), ``mlflow.source.git.commit``; ``mlflow.parentRunId`` on a run of a sweep (its parent run carries
+``adept.role = "sweep"`` and is no training run); ``adept.executor`` (``local`` / ``ray``). Inputs: the task's
+splits as MLflow datasets (``log_inputs``: name, source, digest, rows). Metrics ``system/*``: MLflow's
+system-metrics sampler (CPU, memory, disk, network; GPU where visible). Artifact ``logs/run.log``: the
+training process's output, uploaded by the executor when the process ends.
+
 Statuses: SCHEDULED (queued) -> RUNNING -> FINISHED, FAILED or KILLED (stopped; resumable from its
 checkpoint).
 
-Params: every ``RunConfig`` field as a string (``str()`` of the value, cut to :data:`MAX_PARAM_LENGTH`),
+Params: every set ``RunConfig`` field as a string (``str()`` of the value, cut to :data:`MAX_PARAM_LENGTH`;
+fields left unset, ``None``, are not logged: ``config.json`` has them),
 plus what training solved and measured: ``solved.num_virtual_tokens``, ``solved.rank``,
 ``trainable_params``, ``d_model``, ``version.*``, ``git_commit`` and similar. A param never changes once
 logged.
@@ -60,6 +68,10 @@ TAG_LOG = "adept.log"  # the launcher's log file of the training process
 TAG_STOP = "adept.stop_requested"  # set by launcher.stop_run before it signals the process
 TAG_WORKER_PID = "adept.worker_pid"  # the launcher worker that started the process
 TAG_PREVIOUS_FAILURE = "adept.previous_failure"  # why the run ended before it was resumed
+TAG_ROLE = "adept.role"  # "sweep" on a sweep's parent run (not a training run); absent on training runs
+TAG_EXECUTOR = "adept.executor"  # "local" (the process queue) or "ray"
+ROLE_SWEEP = "sweep"
+LOG_ARTIFACT = "logs/run.log"  # the training process's output, uploaded when it ends
 TAG_RESUME_CHECK = "adept.resume_check"  # whether steps recomputed after a resume equal those logged before
 
 

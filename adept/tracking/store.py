@@ -1,10 +1,14 @@
 """Where the MLflow store lives, the client on it, and experiments.
 
 ``<home>`` (:func:`adept_home`) is ``ADEPT_HOME`` if set; else the folder of the sqlite file named by
-``MLFLOW_TRACKING_URI`` (so a store and its artifacts stay together); else ``<repo>/mlruns``. In it:
+``MLFLOW_TRACKING_URI`` (so a store and its artifacts stay together); else, for a remote store (an MLflow
+server, a database), ``~/.adept-lab/<server>`` (per user and server, never inside the repository); else
+``<repo>/mlruns`` (the default local store). In it:
 
 * the store: ``MLFLOW_TRACKING_URI`` if set, else ``sqlite:///<home>/mlflow.db``;
-* artifacts of experiment ``<name>``: ``<home>/artifacts/<name>`` (set when the experiment is created);
+* artifacts of experiment ``<name>``: on a local store ``<home>/artifacts/<name>`` (set when the
+  experiment is created); on a remote store wherever the server puts them (its ``--artifacts-destination``
+  / default artifact root: every host then reads the same artifacts);
 * run queue and logs (see :mod:`adept.launcher`): ``<home>/queue``, ``<home>/logs``, ``<home>/worker.lock``.
 """
 
@@ -39,7 +43,20 @@ def adept_home(uri: str | None = None) -> Path:
     db = _sqlite_path(uri) if uri else None
     if db is not None:
         return db.parent
+    if uri and is_remote(uri):
+        from urllib.parse import urlparse
+
+        parsed = urlparse(uri)
+        where = _safe_dirname(f"{parsed.scheme}-{parsed.hostname or 'local'}-{parsed.port or ''}{parsed.path}")
+        return Path.home() / ".adept-lab" / where
     return REPO_ROOT / "mlruns"
+
+
+def is_remote(uri: str) -> bool:
+    """Whether ``uri`` is a store other than a local sqlite file or folder (an MLflow server, a database):
+    its artifacts are the server's, and local state gets a home outside the repository."""
+    scheme = uri.split(":", 1)[0].lower() if ":" in uri else ""
+    return scheme not in ("", "sqlite", "file")
 
 
 def tracking_uri() -> str:
@@ -96,17 +113,20 @@ def _safe_dirname(name: str) -> str:
 
 
 def ensure_experiment(name: str = DEFAULT_EXPERIMENT, *, uri: str | None = None) -> str:
-    """The id of experiment ``name``; created with artifact location ``<home>/artifacts/<name>`` if new."""
+    """The id of experiment ``name``; created if new, with artifact location ``<home>/artifacts/<name>`` on a
+    local store, and the server's own location on a remote one (so its artifact store holds them)."""
     from mlflow.exceptions import MlflowException
 
     name = (name or DEFAULT_EXPERIMENT).strip() or DEFAULT_EXPERIMENT
     client = get_client(uri)
     exp = client.get_experiment_by_name(name)
     if exp is None:
-        location = adept_home(uri) / "artifacts" / _safe_dirname(name)
-        location.mkdir(parents=True, exist_ok=True)
+        location = None
+        if not is_remote(uri or tracking_uri()):
+            location = adept_home(uri) / "artifacts" / _safe_dirname(name)
+            location.mkdir(parents=True, exist_ok=True)
         try:
-            return client.create_experiment(name, artifact_location=location.as_uri())
+            return client.create_experiment(name, artifact_location=location.as_uri() if location else None)
         except MlflowException:
             exp = client.get_experiment_by_name(name)  # another process created it at the same moment
             if exp is None:

@@ -19,6 +19,7 @@ import weakref
 from pathlib import Path
 from typing import Any
 
+from adept.tracking.mlflow_context import SystemMetrics, log_task_inputs, standard_tags
 from adept.tracking.processes import hostname, pid_alive, process_start_ticks
 from adept.tracking.schema import (
     DEFAULT_EXPERIMENT,
@@ -123,7 +124,7 @@ class RunTracker:
         ticks = process_start_ticks(pid)
         if ticks:
             own[TAG_PID_START] = ticks
-        all_tags = {k: _truncate(v, MAX_TAG_LENGTH) for k, v in (tags or {}).items()} | own
+        all_tags = standard_tags() | {k: _truncate(v, MAX_TAG_LENGTH) for k, v in (tags or {}).items()} | own
         if run_id:
             from mlflow.exceptions import MlflowException
 
@@ -161,6 +162,7 @@ class RunTracker:
         self._lock = threading.Lock()
         self._finished = False
         self.status = "RUNNING"
+        self._system_metrics: SystemMetrics | None = None
         self.recomputed = {"points": 0, "differ": 0, "max_abs_diff": 0.0}
         _live_trackers.add(self)
 
@@ -188,8 +190,19 @@ class RunTracker:
         return False  # re-raise
 
     # -- logging -----------------------------------------------------------------------------------------
+    def start_system_metrics(self, resume: bool = False) -> None:
+        """Start MLflow's system-metrics sampler on this run (stopped by :meth:`finish`; see
+        :class:`~adept.tracking.mlflow_context.SystemMetrics`). ``resume``: continue its step count."""
+        if self._system_metrics is None:
+            self._system_metrics = SystemMetrics(self.run_id, self.uri, resume=resume)
+
+    def log_task_inputs(self, task, used: dict[str, list]) -> None:
+        """The task's splits as MLflow dataset inputs (:func:`~adept.tracking.mlflow_context.log_task_inputs`)."""
+        _retry(log_task_inputs, self.client, self.run_id, task, used)
+
     def log_params(self, params: dict) -> None:
-        """Log a flat dict of params (values ``str()``-ed, cut to 6000 chars).
+        """Log a flat dict of params (values ``str()``-ed, cut to 6000 chars; ``None`` values, unset fields, are
+        left out rather than logged as the string "None").
 
         MLflow params cannot change: a key already logged with the same value is skipped; with a different
         value it is skipped too, with a warning on stderr (the first value stays).
@@ -199,6 +212,8 @@ class RunTracker:
         existing = _retry(self.client.get_run, self.run_id).data.params
         new = []
         for key, value in params.items():
+            if value is None:
+                continue
             text = _truncate(value, MAX_PARAM_LENGTH)
             if key in existing:
                 if existing[key] != text:
@@ -331,6 +346,8 @@ class RunTracker:
         _live_trackers.discard(self)
         # Ending the run is not interrupted by a SIGTERM (one arriving now finds the run already ending).
         with _uninterrupted(raise_pending=False):
+            if self._system_metrics is not None:
+                self._system_metrics.stop()
             check = self.resume_check()
             if check:
                 with self._lock:

@@ -77,7 +77,10 @@ def launch(form: Form, pairs: list[tuple[str, int]], compare_all: bool, errors: 
         cfg["sweep"] = sweep
     launcher = common.module("launcher")
     try:
-        ids = launcher.enqueue_all(all_cfgs, start_worker=True)
+        executor, address = common.executor_setting()
+        ids = launcher.enqueue_all(all_cfgs, start_worker=True, executor=executor)
+        if executor == "ray":  # a detached driver submits them to Ray and waits (a page refresh loses nothing)
+            common.module("launcher.ray_executor").start_driver(ids, address=address)
     except ValueError as exc:  # the library's last checks (data file, device, positions): nothing was queued
         found = getattr(exc, "errors", None) or {"general": str(exc)}
         st.session_state.pop("launch_result", None)

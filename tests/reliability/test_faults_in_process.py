@@ -29,9 +29,10 @@ _REFERENCE: dict[str, list] = {}
 
 
 def history(run_id: str) -> list[tuple]:
-    """Every logged point but timings, as sorted ``(key, step, value)``: a point logged twice shows twice."""
+    """Every logged point but timings and system metrics, as sorted ``(key, step, value)``: a point logged
+    twice shows twice."""
     df = tracking.metric_history([run_id], None)
-    df = df[~df["key"].str.startswith("time/")]
+    df = df[~df["key"].str.startswith(("time/", "system/"))]  # timings and machine samples vary
     return sorted(zip(df["key"], df["step"], df["value"]))
 
 

@@ -27,7 +27,7 @@ _REFERENCE: dict[str, list] = {}
 
 def history(run_id: str) -> list[tuple]:
     df = tracking.metric_history([run_id], None)
-    df = df[~df["key"].str.startswith("time/")]
+    df = df[~df["key"].str.startswith(("time/", "system/"))]  # timings and machine samples vary
     return sorted(zip(df["key"], df["step"], df["value"]))
 
 
