@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 LOG_ARTIFACT = "logs/run.log"
+MAX_BYTES = 2_000_000  # a searchable box, not a download: the last 2 MB of a very long log
 
 
 def read_log(run_id: str, local_path: str | None = None) -> tuple[str, str]:
@@ -19,9 +20,10 @@ def read_log(run_id: str, local_path: str | None = None) -> tuple[str, str]:
     reader = getattr(tracking, "read_run_log", None)
     if callable(reader):
         try:
-            text = reader(run_id)
+            text = reader(run_id, max_bytes=MAX_BYTES)
             if text:
-                return str(text), "the run's log artifact"
+                cut = " (its last 2 MB)" if len(text.encode("utf-8", "replace")) >= MAX_BYTES else ""
+                return str(text), f"the run's log{cut}"
         except Exception:  # noqa: BLE001 - fall back to the file the launcher wrote
             pass
     try:
