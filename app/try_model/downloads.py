@@ -10,11 +10,11 @@ import streamlit as st
 from app import common
 
 FORMATS = {
-    "adept": ("Adapter", "Our format: adapter.safetensors + adept_adapter.json; reload with "
+    "adept": ("adapter", "Our format: adapter.safetensors + adept_adapter.json; reload with "
                          "PromptTunedModel.from_pretrained(DIR, backbone)."),
     "peft": ("PEFT export", "A PEFT PromptTuning adapter (the base model folded first for DePT / ADePT, where "
                             "that is possible); loads with peft.PeftModel."),
-    "folded": ("Folded model", "The backbone with the offsets baked into its embedding (ADePT) or position "
+    "folded": ("folded model", "The backbone with the offsets baked into its embedding (ADePT) or position "
                                "table (DePT): a plain prompt-tuned model, same outputs."),
 }
 
@@ -27,14 +27,14 @@ def section(run_id: str, label: str) -> None:
         with col:
             ready = st.session_state.get(key)
             if ready and Path(ready).exists():
-                st.download_button(f"Download {name[0].lower() + name[1:]}", Path(ready).read_bytes(), Path(ready).name,
+                st.download_button(f"Download {name}", Path(ready).read_bytes(), Path(ready).name,
                                    "application/zip", key=f"{key}.dl", icon=":material/download:",
                                    width="stretch", on_click="ignore")
                 st.caption(f"{Path(ready).stat().st_size / 1e6:.1f} MB zip")
-            elif st.button(f"Build {name[0].lower() + name[1:]}", key=f"{key}.build", help=help_text, width="stretch"):
-                with st.spinner(f"Building the {name[0].lower() + name[1:]}…"):
+            elif st.button(f"Build {name}", key=f"{key}.build", help=help_text, width="stretch"):
+                with st.spinner(f"Building the {name}…"):
                     ok, path = common.attempt(common.module("export").export_archive, run_id, fmt,
-                                              what=f"{name} of {label}")
+                                              what=f"The {name} of {label}")
                 if ok:
                     st.session_state[key] = str(path)
                     st.rerun()
