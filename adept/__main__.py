@@ -43,6 +43,7 @@ HELP = {
     "resume_from": "run id whose checkpoint to continue",
     "padding_side": "right or left (decoder backbones; DePT rows follow the padded slot)",
     "device": "auto (cuda when present), cpu or cuda",
+    "dtype": "frozen backbone's storage type: auto (bf16 where measured faster here), float32, bfloat16, float16",
 }
 
 

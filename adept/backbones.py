@@ -70,6 +70,11 @@ class Backbone:
     def vocab_size(self) -> int:
         return self.input_embedding().weight.shape[0]
 
+    @property
+    def dtype(self) -> torch.dtype:
+        """The type the frozen weights are stored in (float32 unless loaded with another ``dtype``)."""
+        return self.input_embedding().weight.dtype
+
     def parameter_count(self) -> int:
         """Unique backbone parameters (tied tables counted once)."""
         return sum(p.numel() for p in {id(p): p for p in self.model.parameters()}.values())
@@ -212,14 +217,15 @@ def _kind_of(config) -> str:
     return "encoder"
 
 
-def _load_pretrained(name: str, folder: str | Path, description: str = "") -> Backbone:
-    """Load a local folder or hub id with the right Auto class for its kind."""
+def _load_pretrained(name: str, folder: str | Path, description: str = "",
+                     dtype: torch.dtype = torch.float32) -> Backbone:
+    """Load a local folder or hub id with the right Auto class for its kind, its weights in ``dtype``."""
     from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
     config = AutoConfig.from_pretrained(folder, trust_remote_code=False)
     kind = _kind_of(config)
     auto = {"seq2seq": AutoModelForSeq2SeqLM, "causal": AutoModelForCausalLM, "encoder": AutoModel}[kind]
-    model = auto.from_pretrained(folder, dtype=torch.float32, trust_remote_code=False)
+    model = auto.from_pretrained(folder, dtype=dtype, trust_remote_code=False)
     tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -229,21 +235,36 @@ def _load_pretrained(name: str, folder: str | Path, description: str = "") -> Ba
     return Backbone(name, freeze(model), tokenizer, kind, d, untrained=False, description=description or name)
 
 
-def load_backbone(name: str = DEFAULT_BACKBONE) -> Backbone:
-    """Load a backbone by registry name, hub id or local folder; frozen and in eval mode."""
+def load_backbone(name: str = DEFAULT_BACKBONE, dtype: str | torch.dtype = "float32",
+                  device: str | torch.device = "cpu") -> Backbone:
+    """Load a backbone by registry name, hub id or local folder; frozen and in eval mode.
+
+    ``dtype``: ``float32`` (exact, the default), ``bfloat16``, ``float16`` or ``auto`` (bf16 where it is
+    faster on ``device``, see :func:`adept.precision.resolve_dtype`); the weights are stored in it
+    (``Backbone.dtype``). ``device`` only informs ``auto``: the model is returned on the CPU.
+    """
+    from adept.precision import check_dtype, resolve_dtype
+
     if not isinstance(name, str) or not name.strip():
         raise ValueError("Backbone name is empty: use one of " + ", ".join(BACKBONE_INFO) + " or a model folder.")
+    check_dtype(dtype)
     name = name.strip()
+    params = BACKBONE_INFO.get(name, {}).get("params") or None
     if name.startswith("tiny-"):
         if name not in BACKBONE_INFO:
             raise ValueError(f"Unknown tiny backbone {name!r}: use tiny-t5, tiny-llama, tiny-bert or tiny-gpt2.")
-        return _build_tiny(name)
+        bb = _build_tiny(name)
+        target = resolve_dtype(dtype, device, params=bb.parameter_count())
+        if target != torch.float32:
+            bb.model.to(target)
+        return bb
+    target = resolve_dtype(dtype, device, params=params)
     if name == "smollm2-135m":
-        return _load_pretrained(name, ensure_smollm2_cached(), BACKBONE_INFO[name]["description"])
+        return _load_pretrained(name, ensure_smollm2_cached(), BACKBONE_INFO[name]["description"], target)
     if name == "minilm-l6":
-        return _load_pretrained(name, minilm_dir(), BACKBONE_INFO[name]["description"])
+        return _load_pretrained(name, minilm_dir(), BACKBONE_INFO[name]["description"], target)
     try:
-        return _load_pretrained(name, name)
+        return _load_pretrained(name, name, dtype=target)
     except OSError as exc:
         local = Path(name).exists()
         hint = (

@@ -474,6 +474,9 @@ def _run_bench(quick: bool, out: Callable[[str], None], runs: int, repeats: int 
         plan["main"], repeats=repeats or (5 if quick else 3), new_tokens=16 if quick else 8))
     for line in generation_lines(r):
         out(line)
+    from adept.bench_speed import speed_figures  # bf16/fp32 step ratio, estimate/actual wall time
+
+    results["speed"] = speed_figures(plan, out, timed, repeats)
     work = tempfile.TemporaryDirectory(prefix="adept-bench-")
     r = results["runs_page"] = timed("runs_page", lambda: bench_runs_page(runs, repeats=3, workdir=work.name))
     out(f"runs_dataframe/search_runs time ratio: {r['ratio']:.3f}  ({r['runs']} runs; runs_dataframe "

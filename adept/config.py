@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from adept import budget as budget_mod
-from adept.backbones import BACKBONE_INFO, backbone_d_model
+from adept.backbones import backbone_d_model
 
 METHODS = budget_mod.METHODS
 
@@ -50,6 +50,7 @@ class RunConfig:
     eval_batch_size: int = 32
     seed: int = 0
     device: str = "auto"
+    dtype: str = "auto"
     early_stopping_patience: int = 0
     init: str = "text"
     init_text: str = "Classify this text:"
@@ -143,45 +144,45 @@ class RunConfig:
         return self.run_name or f"{self.method.lower()}-{task}-s{self.seed}"
 
 
+# Sized to finish (docs/speed.md): quick = 3 methods x 3 seeds in about 12 minutes on 2 idle CPU cores,
+# scored on the whole Rotten Tomatoes test split (1,275 examples); faithful = one SmolLM2 run in about
+# 12 minutes in float32 (about half that where dtype=auto picks bf16). The prompt of quick is short (PT 20
+# tokens, DePT / ADePT 12, the paper's 100 : 60 split at a budget of 20 d): the prompt's length is most of
+# a MiniLM step's tokens, and the head carries an encoder's classification anyway.
 PRESETS: dict[str, dict] = {
     "quick": {
-        "backbone": "minilm-l6", "task": "rotten-tomatoes", "budget": 100 * 384, "num_virtual_tokens": 60,
-        "max_length": 64, "lr_prompt": 0.03, "lr_offsets": 1e-3, "lr_head": 3e-3, "batch_size": 16,
-        "max_steps": 150, "warmup_steps": 15, "eval_every": 25, "eval_examples": 300, "test_examples": 600,
-        "init": "random", "zero_shot": False,
+        "backbone": "minilm-l6", "task": "rotten-tomatoes", "budget": 20 * 384, "num_virtual_tokens": 12,
+        "max_length": 64, "lr_prompt": 0.03, "lr_offsets": 1e-3, "lr_head": 3e-3, "batch_size": 8,
+        "max_steps": 60, "warmup_steps": 6, "eval_every": 30, "eval_examples": 150, "test_examples": None,
+        "init": "random", "zero_shot": False, "dtype": "auto",
     },
     "faithful": {
         "backbone": "smollm2-135m", "task": "rotten-tomatoes", "budget": 100 * 576, "num_virtual_tokens": 60,
-        "max_length": 96, "lr_prompt": 0.3, "lr_offsets": 1e-4, "batch_size": 8, "max_steps": 300,
-        "warmup_steps": 30, "eval_every": 50, "eval_examples": 200, "test_examples": 400, "init": "text",
-        "zero_shot": True,
+        "max_length": 96, "lr_prompt": 0.3, "lr_offsets": 1e-4, "batch_size": 8, "max_steps": 120,
+        "warmup_steps": 12, "eval_every": 40, "eval_examples": 150, "test_examples": 400, "init": "text",
+        "zero_shot": True, "dtype": "auto",
     },
 }
+PRESET_COST = {"quick": "3 methods x 3 seeds in about 12 minutes", "faithful": "one run in about 12 minutes"}
 PRESET_NOTES = {
-    "quick": "MiniLM-L6 encoder + head, 150 steps: about 2-4 minutes per run on 2 idle CPU cores.",
-    "faithful": "SmolLM2-135M, the paper's recipe scaled down (l=100 budget, l=60 for DePT/ADePT, "
-                "lr 3e-1 / 1e-4, 300 steps): about 20-30 minutes per run on 2 idle CPU cores.",
+    "quick": "MiniLM-L6 encoder + head, PT l=20 / DePT, ADePT l=12 at one budget, 60 steps, scored on the whole "
+             "test split (1,275): " + PRESET_COST["quick"] + " (seeds 0, 1, 2) on 2 idle CPU cores, about 80 s "
+             "a run.",
+    "faithful": "SmolLM2-135M, the paper's recipe scaled down (l=100 budget, l=60 for DePT/ADePT, lr 3e-1 / "
+                "1e-4, 120 steps, 400 test examples): " + PRESET_COST["faithful"] + " on 2 idle CPU cores in "
+                "float32, about half that where dtype=auto picks bfloat16 (a CPU with AMX, or a GPU).",
 }
 
 
 def estimate_seconds(config: dict | RunConfig) -> float:
-    """Rough wall time on a 2-core CPU: measured seconds per step (batch 8, ~40 tokens, 100 prompt
-    tokens) scaled by batch and sequence length, plus evaluation passes and model loading."""
+    """Wall time of a run from when it starts training (queue wait apart) on this machine: calibrated from
+    this host's finished runs of the same backbone x dtype x method when there are some, else from built-in
+    figures; counts training steps, every evaluation, the zero-shot pass and the test pass, and loading.
+    The parts and where the figures came from: :func:`adept.timing.estimate`."""
+    from adept.timing import estimate
+
     cfg = config if isinstance(config, RunConfig) else RunConfig.from_dict(config)
-    info = BACKBONE_INFO.get(cfg.backbone, {"sec_per_step_cpu": 3.0})
-    try:
-        length = cfg.solved()[0]
-    except ValueError:
-        length = 100
-    seq = (length + min(cfg.max_length, 48)) / (100 + 40)
-    step = info["sec_per_step_cpu"] * (cfg.batch_size / 8) * seq
-    evals = cfg.max_steps // cfg.eval_every + 1
-    forward = max(step / 3 / 8, 0.01)  # an eval example costs about a third of a training example
-    eval_s = forward * (evals * cfg.eval_examples + (cfg.test_examples or 1300))
-    if cfg.zero_shot and info.get("kind") != "encoder":
-        eval_s += forward * (cfg.test_examples or 1300)
-    load = 8.0 + {"smollm2-135m": 8.0, "minilm-l6": 4.0}.get(cfg.backbone, 1.0)  # process start + weights
-    return cfg.max_steps * step + eval_s + load
+    return estimate(cfg)["seconds"]
 
 
 def reproduce_command(cfg: RunConfig) -> str:

@@ -56,6 +56,7 @@ CHOICES = {
     "init": ("text", "random"),
     "padding_side": ("left", "right"),
     "adept_activation": ("relu", "gelu", "identity"),
+    "dtype": ("auto", "float32", "bfloat16", "float16"),
 }
 
 

@@ -74,6 +74,14 @@ class Encoder:
         tgt = tgt[: max(1, self.max_length - len(src))]
         return src + tgt, [-100] * len(src) + tgt
 
+    def sources(self, examples) -> list[list[int]]:
+        """``source`` of every example: a split tokenized once, reused by every evaluation of a run."""
+        return [self.source(ex) for ex in examples]
+
+    def item_cache(self, examples) -> ItemCache:
+        """``train_item`` of each example, computed when first asked for and kept for the run."""
+        return ItemCache(self, examples)
+
     def pad(self, seqs: list[list[int]], side: str, value: int) -> tuple[torch.Tensor, torch.Tensor]:
         n = max(len(s) for s in seqs)
         ids = torch.full((len(seqs), n), value, dtype=torch.long)
@@ -85,8 +93,11 @@ class Encoder:
         return ids, mask
 
     def collate(self, examples, side: str) -> dict[str, torch.Tensor]:
+        return self.collate_items([self.train_item(ex) for ex in examples], side)
+
+    def collate_items(self, items: list[tuple[list[int], list]], side: str) -> dict[str, torch.Tensor]:
+        """A padded batch of already-built ``train_item`` pairs (what :meth:`collate` tokenizes first)."""
         pad_id = self.tok.pad_token_id if self.tok.pad_token_id is not None else 0
-        items = [self.train_item(ex) for ex in examples]
         ids, mask = self.pad([i for i, _ in items], side, pad_id)
         if self.kind == "encoder":
             dtype = torch.float if self.task.kind == "regression" else torch.long
@@ -96,6 +107,30 @@ class Encoder:
         else:
             labels, _ = self.pad([lab for _, lab in items], side, -100)
         return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+
+class ItemCache:
+    """A lazily filled list of ``encoder.train_item(ex)``: each example is tokenized the first time a batch
+    draws it and never again (a short run draws a fraction of a large training split, so nothing is
+    tokenized up front)."""
+
+    def __init__(self, encoder: Encoder, examples):
+        self.encoder, self.examples = encoder, examples
+        self._items: dict[int, tuple[list[int], list]] = {}
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def __getitem__(self, i: int) -> tuple[list[int], list]:
+        item = self._items.get(i)
+        if item is None:
+            item = self._items[i] = self.encoder.train_item(self.examples[i])
+        return item
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, MemoryError) or "out of memory" in text or "can't allocate" in text
 
 
 @torch.no_grad()
@@ -108,23 +143,47 @@ def evaluate(model, encoder: Encoder, examples, batch_size: int = 32) -> dict[st
 @torch.no_grad()
 def evaluate_ids(model, encoder: Encoder, id_lists: list[list[int]], references: list, batch_size: int = 32
                  ) -> dict[str, float]:
-    """The task's metrics for already-built source ids (the analyses' shifted inputs, or ``encoder.source``)."""
+    """The task's metrics for already-built source ids (the analyses' shifted inputs, or ``encoder.source``).
+
+    Examples are scored longest first in batches of ``batch_size`` (so a batch pads to nearly its own
+    length, not the split's longest), and the predictions are put back in the given order: the metrics
+    are those of scoring one example at a time. A batch that runs out of memory is split in two and
+    retried, so ``batch_size`` is the largest batch tried, not a hard requirement."""
     model.eval()
-    task, preds = encoder.task, []
-    device = model.prompt.device
-    pad_id = encoder.tok.pad_token_id or 0
-    for start in range(0, len(id_lists), batch_size):
-        ids, mask = encoder.pad(id_lists[start:start + batch_size], model.padding_side, pad_id)
-        ids, mask = ids.to(device), mask.to(device)
-        if task.kind == "classification":
-            preds += model.score_labels(ids, mask, encoder.label_ids).argmax(-1).tolist()
-        elif model.kind == "encoder":
-            preds += model(ids, mask).logits.squeeze(-1).tolist()
-        else:
-            new = model.generate_new_tokens(ids, mask)
-            texts = [encoder.tok.decode(o, skip_special_tokens=True).strip() for o in new]
-            preds += [_parse_float(t) for t in texts] if task.kind == "regression" else texts
+    task = encoder.task
+    order = sorted(range(len(id_lists)), key=lambda i: (-len(id_lists[i]), i))
+    preds: list = [None] * len(id_lists)
+    size, start = max(1, int(batch_size)), 0
+    while start < len(order):
+        chunk = order[start:start + size]
+        try:
+            out = _predict(model, encoder, [id_lists[i] for i in chunk])
+        except RuntimeError as exc:
+            if not _is_out_of_memory(exc) or size == 1:
+                raise
+            size = max(1, size // 2)
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            continue
+        for i, p in zip(chunk, out):
+            preds[i] = p
+        start += len(chunk)
     return task.compute_metrics(preds, references)
+
+
+def _predict(model, encoder: Encoder, id_lists: list[list[int]]) -> list:
+    """Predictions for one batch of source ids: label indices, regression values or generated texts."""
+    task, device = encoder.task, model.prompt.device
+    pad_id = encoder.tok.pad_token_id or 0
+    ids, mask = encoder.pad(id_lists, model.padding_side, pad_id)
+    ids, mask = ids.to(device), mask.to(device)
+    if task.kind == "classification":
+        return model.score_labels(ids, mask, encoder.label_ids).argmax(-1).tolist()
+    if model.kind == "encoder":
+        return model(ids, mask).logits.float().squeeze(-1).tolist()
+    new = model.generate_new_tokens(ids, mask)
+    texts = [encoder.tok.decode(o, skip_special_tokens=True).strip() for o in new]
+    return [_parse_float(t) for t in texts] if task.kind == "regression" else texts
 
 
 def _parse_float(text: str) -> float:

@@ -122,7 +122,7 @@ class TokenOffsetFFN(nn.Module):
                 nn.init.zeros_(p)
 
     def forward(self, e: torch.Tensor) -> torch.Tensor:
-        h = e @ self.A
+        h = e.to(self.A.dtype) @ self.A  # a bf16 backbone's embeddings meet float32 master weights
         if self.a is not None:
             h = h + self.a
         h = self.act(self.dropout(h))
@@ -190,7 +190,7 @@ class PromptTunedModel(nn.Module):
     @torch.no_grad()
     def init_prompt_random(self) -> None:
         """U(-a, a) with a = sqrt(3) std(E): the prompt has the embedding table's own spread."""
-        a = math.sqrt(3.0) * self.embed_table().weight.std().item()
+        a = math.sqrt(3.0) * self.embed_table().weight.float().std().item()
         self.prompt.uniform_(-a, a)
 
     @torch.no_grad()
@@ -209,6 +209,11 @@ class PromptTunedModel(nn.Module):
     def embed_table(self) -> nn.Embedding:
         return input_embedding(self.model, self.kind)
 
+    @property
+    def backbone_dtype(self) -> torch.dtype:
+        """The frozen backbone's storage type; the trainable tensors stay float32 and meet it at its input."""
+        return self.embed_table().weight.dtype
+
     def dept_positions(self, attention_mask: torch.Tensor) -> torch.Tensor:
         """Row of DePT's table for each slot, as if the batch were padded to exactly ``s`` like DePT's code:
         right padding -> slot j; left padding -> slot j + (s - n), so short inputs' first rows sit on pads."""
@@ -225,9 +230,9 @@ class PromptTunedModel(nn.Module):
         return pos.unsqueeze(0).expand(attention_mask.shape[0], -1)
 
     def offsets_for(self, e: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """``Δ`` for embedded tokens ``e`` (b, n, d)."""
+        """``Δ`` for embedded tokens ``e`` (b, n, d), in float32 (the offsets' own type)."""
         if self.offsets is None:
-            return torch.zeros_like(e)
+            return torch.zeros_like(e, dtype=self.prompt.dtype)
         if self.method == "dept":
             mask = attention_mask if attention_mask is not None else torch.ones(e.shape[:2], device=e.device)
             return self.offsets(self.dept_positions(mask))
@@ -238,16 +243,18 @@ class PromptTunedModel(nn.Module):
         return self.offsets_for(self.embed_table()(input_ids), attention_mask)
 
     def input_embeddings(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """``E + Δ`` for the input tokens (no prompt), (b, n, d)."""
+        """``E + Δ`` for the input tokens (no prompt), (b, n, d), in float32."""
         e = self.embed_table()(input_ids)
-        return e + self.offsets_for(e, attention_mask)
+        return e.to(self.prompt.dtype) + self.offsets_for(e, attention_mask)
 
     def prompted_inputs(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None):
-        """``[P ; E + Δ]`` and its attention mask (prompt positions always attended)."""
+        """``[P ; E + Δ]`` and its attention mask (prompt positions always attended). Built in float32 and cast
+        to the backbone's type (a no-op for float32 backbones): gradients flow back through the cast."""
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
         b = input_ids.shape[0]
         x = torch.cat([self.prompt.unsqueeze(0).expand(b, -1, -1), self.input_embeddings(input_ids, attention_mask)], 1)
+        x = x.to(self.backbone_dtype)
         ones = torch.ones(b, self.num_virtual_tokens, dtype=attention_mask.dtype, device=attention_mask.device)
         return x, torch.cat([ones, attention_mask], 1)
 
@@ -296,6 +303,8 @@ class PromptTunedModel(nn.Module):
             if num_items is not None:
                 kwargs["num_items_in_batch"] = num_items
             out = self.model(inputs_embeds=x, attention_mask=mask, labels=labels, return_dict=True, **kwargs)
+            if labels is not None and out.logits.dtype != torch.float32:
+                out.loss = _mean_or_sum(out.logits, labels, num_items)  # float32, not the backbone's type
         elif self.kind == "causal":
             out = self.model(inputs_embeds=x, attention_mask=mask, position_ids=positions_from_mask(mask),
                              return_dict=True, **kwargs)
@@ -307,7 +316,7 @@ class PromptTunedModel(nn.Module):
                 out = type(out)(loss=loss, **{k: v for k, v in out.items() if k != "loss"})  # loss first in tuples
         else:
             h = self.model.base_model(inputs_embeds=x, attention_mask=mask, return_dict=True, **kwargs)
-            logits = self.head(self._pool(h.last_hidden_state, attention_mask, input_ids))
+            logits = self.head(self._pool(h.last_hidden_state, attention_mask, input_ids).to(self.head.weight.dtype))
             loss = None if labels is None else self._head_loss(logits, labels, num_items)
             out = SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=h.hidden_states,
                                            attentions=h.attentions)
@@ -331,7 +340,7 @@ class PromptTunedModel(nn.Module):
 
     def _pool(self, h: torch.Tensor, attention_mask: torch.Tensor | None, input_ids: torch.Tensor) -> torch.Tensor:
         """Mean of the input tokens' final states (prompt excluded), as MiniLM's sentence pooling."""
-        h = h[:, self.num_virtual_tokens:]
+        h = h[:, self.num_virtual_tokens:].float()  # pooled in float32 whatever the backbone's type
         mask = (attention_mask if attention_mask is not None else torch.ones_like(input_ids)).unsqueeze(-1).to(h.dtype)
         return (h * mask).sum(1) / mask.sum(1).clamp(min=1.0)
 
@@ -345,14 +354,16 @@ class PromptTunedModel(nn.Module):
         """
         if self.kind == "seq2seq":
             x, mask = self.prompted_inputs(input_ids, attention_mask)
-            return self.model(inputs_embeds=x, attention_mask=mask, labels=labels).loss
+            out = self.model(inputs_embeds=x, attention_mask=mask, labels=labels)
+            return out.loss if out.logits.dtype == torch.float32 else _mean_or_sum(out.logits, labels)
         h = self.hidden_states(input_ids, attention_mask)
         if self.kind == "encoder":
-            return self._head_loss(self.head(self._pool(h, attention_mask, input_ids)), labels)
+            pooled = self._pool(h, attention_mask, input_ids).to(self.head.weight.dtype)
+            return self._head_loss(self.head(pooled), labels)
         target = labels[:, 1:]
         keep = target != -100
         states = h[:, self.num_virtual_tokens: -1][keep]  # the state at t predicts token t + 1
-        return F.cross_entropy(self.lm_head()(states), target[keep])
+        return F.cross_entropy(self.lm_head()(states).float(), target[keep])  # loss in float32
 
     def score_labels(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                      label_token_ids: list[int] | torch.Tensor | None = None) -> torch.Tensor:
@@ -372,7 +383,7 @@ class PromptTunedModel(nn.Module):
             last = (attention_mask * torch.arange(1, n + 1, device=input_ids.device)).argmax(1)
             rows = h[torch.arange(h.shape[0], device=h.device), self.num_virtual_tokens + last]
             logits = self.lm_head()(rows)
-        return logits.log_softmax(-1)[:, ids]
+        return logits.float().log_softmax(-1)[:, ids]
 
     def generate(self, input_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None,
                  generation_config=None, **kwargs):
@@ -411,7 +422,7 @@ class PromptTunedModel(nn.Module):
             folded = torch.empty_like(weight)
             for start in range(0, weight.shape[0], 8192):
                 rows = weight[start:start + 8192]
-                folded[start:start + 8192] = rows + self.offsets(rows)
+                folded[start:start + 8192] = (rows.float() + self.offsets(rows)).to(weight.dtype)
             new_table = nn.Embedding.from_pretrained(folded, freeze=True, padding_idx=table.padding_idx)
             if self.kind == "seq2seq":
                 model.get_encoder().set_input_embeddings(new_table)

@@ -96,9 +96,11 @@ def _offsets_summary(model, encoder: Encoder, examples) -> dict:
     }
 
 
-def zero_shot_metrics(bb, task, encoder: Encoder, examples, batch_size: int, device) -> dict[str, float] | None:
+def zero_shot_metrics(bb, task, encoder: Encoder, examples, batch_size: int, device,
+                      ids: list[list[int]] | None = None) -> dict[str, float] | None:
     """The bare backbone with no prompt and no offsets, scoring the verbalizers (None for encoders,
-    whose head is untrained). Cached per (backbone, task, examples) under the tracking home."""
+    whose head is untrained). Cached per (backbone, dtype, task, examples) under the tracking home.
+    ``ids``: the examples' source ids when already tokenized."""
     if bb.kind == "encoder" or task.kind != "classification":
         return None
     import hashlib
@@ -108,12 +110,14 @@ def zero_shot_metrics(bb, task, encoder: Encoder, examples, batch_size: int, dev
 
     # A stable digest (Python's hash() of strings changes with every process, so the cache never hit).
     digest = hashlib.sha256("\0".join(ex.text for ex in examples[:50]).encode()).hexdigest()[:16]
-    key = f"{bb.name}|{task.name}|{len(examples)}|{digest}"
+    dtype = "" if bb.dtype == torch.float32 else f"|{str(bb.dtype).replace('torch.', '')}"
+    key = f"{bb.name}{dtype}|{task.name}|{len(examples)}|{digest}"
     cache = Path(adept_home()) / "cache" / "zero_shot.json"
     table = json.loads(cache.read_text()) if cache.exists() else {}
     if key not in table:
         bare = PromptTunedModel(bb, "pt", 0, 0, encoder.max_length).to(device)
-        table[key] = evaluate(bare, encoder, examples, batch_size)
+        ids = ids if ids is not None else encoder.sources(examples)
+        table[key] = evaluate_ids(bare, encoder, ids, [ex.label for ex in examples], batch_size)
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(".tmp")
         tmp.write_text(json.dumps(table, indent=1))
@@ -121,13 +125,13 @@ def zero_shot_metrics(bb, task, encoder: Encoder, examples, batch_size: int, dev
     return table[key]
 
 
-def _prepare(cfg: RunConfig, task):
-    """Load the backbone and build the method for ``cfg`` (already through :func:`adept.preflight.preflight`,
-    which loaded ``task``)."""
+def _prepare(cfg: RunConfig, task, device: torch.device | str = "cpu"):
+    """Load the backbone (in ``cfg.dtype``, resolved for ``device``) and build the method for ``cfg`` (already
+    through :func:`adept.preflight.preflight`, which loaded ``task``)."""
     from adept.backbones import load_backbone
     from adept.methods import build_method
 
-    bb = load_backbone(cfg.backbone)
+    bb = load_backbone(cfg.backbone, dtype=cfg.dtype, device=device)
     l_m, r = cfg.solved()[:2]
     num_labels = None
     if bb.kind == "encoder":
@@ -224,15 +228,21 @@ def _due(step: int, cfg: RunConfig) -> bool:
 
 def _train_tracked(cfg: RunConfig, tracker, task, threads: int, resume: str | None, progress: bool) -> dict:
     from adept import checkpoints, tracking
+    from adept.precision import dtype_name
+    from adept.timing import RunTimer
+    from adept.tracking.schema import TAG_TRAIN_STARTED
     from adept.tracking.signals import _uninterrupted
 
     t_start = time.time()
+    if not resume:
+        tracker.set_tags({TAG_TRAIN_STARTED: str(int(t_start * 1000))})
     _seed_everything(cfg.seed)
     device = _resolve_device(cfg.device)
     torch.set_num_threads(threads)
-    bb, model = _prepare(cfg, task)
+    bb, model = _prepare(cfg, task, device)
     model.to(device)
     encoder = Encoder(task, bb.tokenizer, bb.kind, cfg.max_length)
+    timer = RunTimer(cfg, dtype_name(bb.dtype), model.num_virtual_tokens, t_start)
     train_set = task.splits["train"][: cfg.max_train_examples] if cfg.max_train_examples else task.splits["train"]
     val_set = task.splits["validation"][: cfg.eval_examples]
     test_set = task.splits["test"][: cfg.test_examples] if cfg.test_examples else task.splits["test"]
@@ -256,7 +266,10 @@ def _train_tracked(cfg: RunConfig, tracker, task, threads: int, resume: str | No
             "val_examples": len(val_set), "test_examples_used": len(test_set), "data.truncated_texts": truncated,
             "version.torch": torch.__version__, "version.transformers": _version("transformers"),
             "version.mlflow": _version("mlflow"), "git_commit": git_commit(), "device_resolved": str(device),
+            "dtype": dtype_name(bb.dtype),  # the resolved storage type of the frozen backbone
         })
+        if cfg.dtype != dtype_name(bb.dtype):
+            params["dtype_requested"] = cfg.dtype
         tracker.log_params(params)
         tracker.log_task_inputs(task, {"train": train_set, "validation": val_set, "test": test_set})
         tracker.log_json(cfg.to_dict(), "config.json")
@@ -284,8 +297,13 @@ def _train_tracked(cfg: RunConfig, tracker, task, threads: int, resume: str | No
                 if best_dir.exists():
                     tracker.log_folder(best_dir, "adapter")
 
+        val_ids = encoder.sources(val_set)  # tokenized once for every evaluation of the run
+        test_ids = encoder.sources(test_set)
+        train_items = encoder.item_cache(train_set)  # each training example tokenized once, when first drawn
+
         def do_eval(step: int) -> None:
-            metrics = evaluate(model, encoder, val_set, cfg.eval_batch_size)  # a stop here redoes it on resume
+            with timer.phase("eval", val_ids):  # a stop here redoes it on resume
+                metrics = evaluate_ids(model, encoder, val_ids, [ex.label for ex in val_set], cfg.eval_batch_size)
             with _uninterrupted():  # the bookkeeping is all or nothing
                 tracker.log_metrics({f"val/{k}": v for k, v in metrics.items()}, step=step)
                 value = metrics[primary]
@@ -308,8 +326,9 @@ def _train_tracked(cfg: RunConfig, tracker, task, threads: int, resume: str | No
             bar = tqdm(total=cfg.max_steps, initial=state["step"], desc=cfg.display_name(), file=sys.stderr)
         try:
             if not state["zero_shot_done"]:
-                zs = zero_shot_metrics(bb, task, encoder, test_set, cfg.eval_batch_size, device) \
-                    if cfg.zero_shot else None
+                with timer.phase("zero_shot", test_ids, prompt=False):
+                    zs = zero_shot_metrics(bb, task, encoder, test_set, cfg.eval_batch_size, device,
+                                           ids=test_ids) if cfg.zero_shot else None
                 with _uninterrupted():
                     if zs:
                         tracker.log_metrics({f"zero_shot/{k}": v for k, v in zs.items()}, step=0)
@@ -318,14 +337,17 @@ def _train_tracked(cfg: RunConfig, tracker, task, threads: int, resume: str | No
                 do_eval(0)
             elif state["step"] and _due(state["step"], cfg) and state["evaluated_step"] < state["step"]:
                 do_eval(state["step"])  # stopped during this evaluation: it runs again
-            _train_loop(cfg, model, encoder, train_set, optimizer, scheduler, param_groups, state, tracker,
-                        device, bar, do_eval)
+            timer.training_begins()
+            _train_loop(cfg, model, encoder, train_items, optimizer, scheduler, param_groups, state, tracker,
+                        device, bar, do_eval, timer)
             # Test the best adapter, not the last one.
             from adept.methods import load_adapter
-            from adept.predictions import artifact_name, predict, predictions_payload
+            from adept.predictions import artifact_name, predict_ids, predictions_payload
 
             best = load_adapter(best_dir, bb).to(device)
-            test, test_records = predict(best, encoder, test_set, cfg.eval_batch_size)  # + per-example records
+            with timer.phase("test", test_ids):  # + per-example records
+                test, test_records = predict_ids(best, encoder, test_ids, [ex.label for ex in test_set],
+                                                 cfg.eval_batch_size)
         except tracking.RunKilled as exc:
             save_checkpoint()
             exc.checkpoint_step = state["step"]
@@ -340,8 +362,10 @@ def _train_tracked(cfg: RunConfig, tracker, task, threads: int, resume: str | No
             total = time.time() - t_start
             tracker.log_metrics({"best/step": state["best_step"], f"best/val_{primary}": state["best"],
                                  "time/total_s": total, "time/train_s": state["train_seconds"],
-                                 "time/mean_step_s": state["train_seconds"] / max(1, state["step"])},
-                                step=state["step"])
+                                 "time/mean_step_s": state["train_seconds"] / max(1, state["step"]),
+                                 **timer.metrics(total)}, step=state["step"])
+            if not resume:
+                timer.record(total)  # this host's measured costs, for the next runs' estimates
             tracker.set_tags({"adept.progress": f"{state['step']}/{cfg.max_steps}",
                               "adept.stopped_early": str(state["stopped_early"]).lower()})
             tracker.log_folder(best_dir, "adapter")
@@ -352,8 +376,8 @@ def _train_tracked(cfg: RunConfig, tracker, task, threads: int, resume: str | No
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _train_loop(cfg, model, encoder, train_set, optimizer, scheduler, param_groups, state, tracker, device, bar,
-                do_eval) -> None:
+def _train_loop(cfg, model, encoder, train_items, optimizer, scheduler, param_groups, state, tracker, device, bar,
+                do_eval, timer=None) -> None:
     """Train from ``state["step"]`` to ``max_steps`` (or early stopping), evaluating when due.
 
     Each step is atomic: a SIGTERM during it is raised once the step is done and logged, so a checkpoint
@@ -361,13 +385,13 @@ def _train_loop(cfg, model, encoder, train_set, optimizer, scheduler, param_grou
     """
     from adept.tracking.signals import _uninterrupted
 
-    batches = _batches(len(train_set), cfg.batch_size, cfg.seed, state["step"])
+    batches = _batches(len(train_items), cfg.batch_size, cfg.seed, state["step"])
     trainable = [p for g in param_groups for p in g["params"]]
     while state["step"] < cfg.max_steps and not state["stopped_early"]:
         with _uninterrupted():
             model.train()
             t0 = time.perf_counter()
-            b = encoder.collate([train_set[i] for i in next(batches)], model.padding_side)
+            b = encoder.collate_items([train_items[i] for i in next(batches)], model.padding_side)
             b = {k: v.to(device) for k, v in b.items()}
             try:
                 loss = model.loss(b["input_ids"], b["attention_mask"], b["labels"])
@@ -393,6 +417,8 @@ def _train_loop(cfg, model, encoder, train_set, optimizer, scheduler, param_grou
             step = state["step"]
             tokens = int(b["attention_mask"].sum()) + model.num_virtual_tokens * b["input_ids"].shape[0]
             metrics = {"train/loss": loss.item(), "time/step_s": dt, "time/tokens_per_s": tokens / dt}
+            if timer is not None:
+                timer.step_done(dt, tokens)
             for g in optimizer.param_groups:
                 metrics[f"lr/{g['name']}"] = g["lr"]
             tracker.log_metrics(metrics, step=step)

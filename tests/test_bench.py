@@ -78,6 +78,11 @@ def test_quick_report_ends_with_the_ratio_line(monkeypatch):
     monkeypatch.setattr(bench, "bench_memory", lambda overrides, uri=None: {
         "config": {"max_steps": 3, "eval_examples": 8}, "peak_rss_mib": 900.0, "baseline_rss_mib": 800.0,
         "backbone": "tiny-llama", "method": "adept", "batch_size": 8, "max_length": 128})
+    import adept.bench_speed as bench_speed
+
+    monkeypatch.setattr(bench_speed, "bench_estimate", lambda backbone, calibrate, steps: {
+        "backbone": backbone, "steps": steps, "calibrate_steps": calibrate, "estimate_s": 9.0, "actual_s": 10.0,
+        "ratio": 0.9, "parts": {"train_s": 5.0, "load_s": 4.0}, "source": "canned"})  # real: test_timing.py
     threads = torch.get_num_threads()
     lines: list[str] = []
     res = bench.run_bench(quick=True, out=lines.append, repeats=1)
@@ -95,10 +100,14 @@ def test_quick_report_ends_with_the_ratio_line(monkeypatch):
     gen = res["generation"]
     assert gen["same_tokens"] is True and gen["tokens_per_s"]["cached"] > 0
     assert gen["ratio"]["ours/bare"] == pytest.approx(gen["tokens_per_s"]["cached"] / gen["tokens_per_s"]["bare"])
+    dt = res["speed"]["dtype"]["tiny-llama"]
+    assert dt["ratio"] == pytest.approx(dt["median_s"]["bfloat16"] / dt["median_s"]["float32"])
+    assert dt["loss"]["bfloat16"] == pytest.approx(dt["loss"]["float32"], rel=0.03)
     names = [ln.split(":")[0] for ln in lines if not ln.startswith("#")]
     assert names == ["[tiny-llama] dept/pt train-step ratio", "[tiny-llama] adept/pt train-step ratio",
                      "[tiny-llama] ours-pt/peft-pt train-step ratio", "[tiny-llama] adept-folded/bare inference ratio",
                      "[tiny-llama] adept-unfolded/adept-folded inference ratio",
                      "[tiny-llama] cached/uncached generation tokens/s", "[tiny-llama] ours/bare-generate tokens/s",
+                     "[tiny-llama] bf16/fp32 train-step ratio", "[tiny-llama] estimate/actual wall time",
                      "runs_dataframe/search_runs time ratio", "peak RSS of a default training run",
                      "adept/pt train-step ratio"]

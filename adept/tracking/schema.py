@@ -73,6 +73,9 @@ TAG_EXECUTOR = "adept.executor"  # "local" (the process queue) or "ray"
 ROLE_SWEEP = "sweep"
 LOG_ARTIFACT = "logs/run.log"  # the training process's output, uploaded when it ends
 TAG_RESUME_CHECK = "adept.resume_check"  # whether steps recomputed after a resume equal those logged before
+# When the training process began its work (epoch milliseconds, like MLflow's start_time, which for a queued
+# run is the moment it was queued): "took" = end_time - this, queue wait = this - start_time.
+TAG_TRAIN_STARTED = "adept.train_started"
 
 
 def _truncate(value: Any, limit: int) -> str:

@@ -35,6 +35,7 @@ class Form:
     zero_shot: bool
     experiment: str
     sweep: str  # as typed; empty = an automatic name when several runs are queued
+    dtype: str = "auto"  # the frozen backbone's storage type (adept.precision)
 
 
 def parse_float(text: str, name: str, errors: dict) -> float | None:
@@ -115,6 +116,7 @@ def config_for(form: Form, method: str, seed: int, *, same_budget: bool = False,
         "early_stopping_patience": form.early_stopping_patience,
         "init": form.init,
         "zero_shot": bool(form.zero_shot),
+        "dtype": form.dtype,
         "seed": seed,
         "experiment": form.experiment,
         "sweep": sweep,

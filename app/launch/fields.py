@@ -9,8 +9,6 @@ entry that is not a valid number is an error under its field that blocks launchi
 
 from __future__ import annotations
 
-import re
-
 import streamlit as st
 
 from app import common
@@ -49,6 +47,7 @@ BASE = {
     "early_stopping_patience": 0,
     "init": "text",
     "zero_shot": True,
+    "dtype": "auto",
     "experiment": "adept-lab",
     "sweep": "",
 }
@@ -69,7 +68,8 @@ LABELS = {
     "batch_size": "Batch size", "eval_every": "Evaluate every (steps)", "warmup_steps": "Warmup steps",
     "eval_examples": "Validation examples per evaluation", "test_examples": "Test examples (0 = all)",
     "early_stopping_patience": "Early stopping patience", "init": "Prompt initialisation",
-    "experiment": "MLflow experiment", "sweep": "Sweep name", "sizes": "Sizes", "general": "Settings",
+    "dtype": "Backbone precision", "experiment": "MLflow experiment", "sweep": "Sweep name", "sizes": "Sizes",
+    "general": "Settings",
 }
 MAX_TYPED_DIGITS = 30  # past this, a typed number is not worth parsing
 
@@ -143,6 +143,7 @@ def preset_values(name: str) -> dict:
         "early_stopping_patience",
         "init",
         "zero_shot",
+        "dtype",
     ):
         if preset.get(key) is not None:
             vals[key] = preset[key]
@@ -213,8 +214,7 @@ def preset_picker() -> None:
         names,
         key=K + "preset",
         on_change=apply_preset,
-        help="quick: MiniLM-L6 with a head, 150 steps. faithful: SmolLM2-135M, the paper's recipe scaled "
-        "down. How long a run takes: the estimate beside the form.",
+        help=" ".join(f"{name}: {note}" for name, note in notes.items()) or None,
     )
     chosen = st.session_state[K + "preset"]
     edited = [f for f, v in preset_values(chosen).items()
@@ -233,6 +233,4 @@ def preset_picker() -> None:
             help=f"Fill the form with the {chosen} preset again.",
         )
     elif notes.get(chosen):
-        # One duration claim per preset: the estimate under "Before you launch" (the note's own figure dropped).
-        note = re.sub(r":?\s*about [^.]*?per run[^.]*\.?", ".", notes[chosen]).rstrip()
-        st.caption(f"{note} How long a run takes: the estimate beside the form.")
+        st.caption(notes[chosen])

@@ -42,9 +42,18 @@ def show_estimate(form: Form, selected: list[tuple[str, int]]) -> None:
         f"queued, ≈ {common.fmt_duration(total / conc)} in all at concurrency {conc}"
         + (f" (after {queued_before} run{plural(queued_before)} already waiting)" if queued_before else "")
     )
-    st.caption(
-        "A rough figure from measured step times on a 2-core CPU; the first run of a backbone also loads it."
-    )
+    st.caption(estimate_source(form, selected[0]))
+
+
+def estimate_source(form: Form, pair: tuple[str, int]) -> str:
+    """Where the estimate's figures come from (this machine's finished runs, or built-in ones) and what it counts."""
+    config = common.module("config")
+    try:
+        est = common.module("timing").estimate(config.RunConfig.from_dict(config_for(form, *pair)))
+    except Exception:  # noqa: BLE001 - a config that does not validate has no estimate
+        return ""
+    return (f"Figures {est['source']}, backbone in {est['dtype']}. Counts training, every evaluation, the test pass, "
+            "the zero-shot pass and loading, from the moment a run starts training (queue wait apart).")
 
 
 def launch(form: Form, pairs: list[tuple[str, int]], compare_all: bool, errors: dict[str, str],

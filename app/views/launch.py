@@ -92,6 +92,11 @@ with form_col:
             "Sweep name (groups the runs; empty = automatic)", key=K + "sweep"
         ).strip()
         values["zero_shot"] = c3.checkbox("Score the untrained prompt (zero-shot) first", key=K + "zero_shot")
+        values["dtype"] = c1.selectbox(
+            "Backbone precision", ["auto", "float32", "bfloat16", "float16"], key=K + "dtype",
+            help="auto: bfloat16 where this machine runs it faster (a GPU with bf16; a CPU with AMX or "
+            "AVX512-BF16 confirmed by a timed probe), float32 otherwise. Trainable weights stay float32.")
+        slot["dtype"] = st.empty()
 
 fields.remember(vals)
 

@@ -15,7 +15,8 @@ def test_launch_shows_equal_budget_solution_and_time_estimate(store):
     assert at.selectbox(key="launch.preset").value == "quick"
     assert at.selectbox(key="launch.backbone").value == PRESETS["quick"]["backbone"] == "minilm-l6"
     table = figures(at)[0]["data"][0]
-    expected = budget.equal_budget_table(384, PRESETS["quick"]["max_length"], PRESETS["quick"]["budget"], 60)
+    quick_l = PRESETS["quick"]["num_virtual_tokens"]
+    expected = budget.equal_budget_table(384, PRESETS["quick"]["max_length"], PRESETS["quick"]["budget"], quick_l)
     cells = table["cells"]["values"]
     assert cells[0] == ["PT", "DePT", "ADePT"]
     assert cells[1] == [r["l"] for r in expected]
@@ -29,7 +30,7 @@ def test_launch_shows_equal_budget_solution_and_time_estimate(store):
                     **PRESETS["quick"],
                     "method": m,
                     "lr_head": 3e-3,
-                    "num_virtual_tokens": None if m == "pt" else 60,
+                    "num_virtual_tokens": None if m == "pt" else quick_l,
                 }
             )
         )
@@ -52,6 +53,7 @@ def test_preset_fills_the_form_and_the_table_follows_the_backbone(store):
     at.selectbox(key="launch.preset").set_value("faithful").run()
     assert at.selectbox(key="launch.backbone").value == "smollm2-135m"
     assert at.text_input(key="launch.budget").value == "57600"
+    assert at.selectbox(key="launch.dtype").value == "auto"  # the backbone precision, from the preset
     assert at.text_input(key="launch.lr_prompt").value == "0.3"
     assert at.text_input(key="launch.lr_offsets").value == "0.0001"
     cells = figures(at)[0]["data"][0]["cells"]["values"]

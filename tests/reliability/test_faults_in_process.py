@@ -70,17 +70,26 @@ def _inject(monkeypatch, phase: str) -> None:
 
         monkeypatch.setattr(PromptTunedModel, "loss", loss)
     else:
-        original_eval, seen = training.evaluate, []
+        import adept.predictions as predictions
 
-        def evaluate(model, encoder, examples, batch_size=32):
-            is_test = len(examples) == CFG["test_examples"] and model.num_virtual_tokens > 0
-            is_val = len(examples) == CFG["eval_examples"]
+        # Validation scores ids tokenized once per run (evaluate_ids); the test pass logs per-example
+        # predictions (predictions.predict_ids).
+        original_eval, original_predict, seen = training.evaluate_ids, predictions.predict_ids, []
+
+        def evaluate_ids(model, encoder, id_lists, references, batch_size=32):
+            is_val = len(id_lists) == CFG["eval_examples"]
             seen.append(is_val)
-            if (phase == "evaluation" and is_val and sum(seen) == 2) or (phase == "test" and is_test):
-                _sigterm()  # the evaluation at step 4, or the final test, is cut off in the middle
-            return original_eval(model, encoder, examples, batch_size)
+            if phase == "evaluation" and is_val and sum(seen) == 2:
+                _sigterm()  # the evaluation at step 4 is cut off in the middle
+            return original_eval(model, encoder, id_lists, references, batch_size)
 
-        monkeypatch.setattr(training, "evaluate", evaluate)
+        def predict_ids(model, encoder, id_lists, references, batch_size=32):
+            if phase == "test" and len(id_lists) == CFG["test_examples"] and model.num_virtual_tokens > 0:
+                _sigterm()  # the final test is cut off in the middle
+            return original_predict(model, encoder, id_lists, references, batch_size)
+
+        monkeypatch.setattr(training, "evaluate_ids", evaluate_ids)
+        monkeypatch.setattr(predictions, "predict_ids", predict_ids)
 
 
 @pytest.mark.parametrize("phase,step", [("zero-shot", 0), ("training step", 6), ("evaluation", 4), ("test", 8)])
