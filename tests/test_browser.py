@@ -172,7 +172,7 @@ def test_launch_watch_compare_and_inspect_offsets(server, page):
     _shot(pg, "01-launch")
 
     # A tiny run: backbone tiny-bert at the paper's budget (100 x d), 20 steps, PT only.
-    pg.locator("[data-testid='stSelectbox']").filter(has_text="Backbone").click()
+    pg.locator("[data-testid='stSelectbox']").filter(has_text="Backbone").first.click()  # not "Backbone precision"
     pg.get_by_role("option", name="tiny-bert", exact=True).click()
     _settle(pg)
     pg.get_by_role("button", name="Use 100 × d").click()
