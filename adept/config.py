@@ -186,12 +186,13 @@ def estimate_seconds(config: dict | RunConfig) -> float:
 
 
 def reproduce_command(cfg: RunConfig) -> str:
-    """A CLI line that reruns this config (flags for every field that differs from the defaults)."""
+    """A CLI line that reruns this config: the method always, then a flag for every other field that differs
+    from the defaults."""
     default = RunConfig()
-    parts = ["python", "-m", "adept", "train"]
+    parts = ["python", "-m", "adept", "train", "--method", str(cfg.method)]
     for f in dataclasses.fields(RunConfig):
         value = getattr(cfg, f.name)
-        if f.name in ("resume_from", "extra") or value == getattr(default, f.name):
+        if f.name in ("method", "resume_from", "extra") or value == getattr(default, f.name):
             continue
         flag = "--" + f.name.replace("_", "-")
         if isinstance(value, bool):

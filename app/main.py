@@ -1,8 +1,9 @@
 """ADePT Lab dashboard: ``streamlit run app/main.py`` (``make run`` binds it to 127.0.0.1:8501).
 
-Four pages: Launch (queue runs), Runs (watch, stop, re-run), Compare (methods side by side), Offsets
-(what the trained offsets do). The app only reads MLflow and calls ``adept.launcher``; training runs in
-its own processes, so closing the browser or restarting the app never stops or loses a run.
+Five pages: Launch (queue runs), Runs (watch, manage, re-run), Compare (runs side by side, by any config
+field), Offsets (what the trained offsets do), Try (a trained model on your text, with downloads). The app
+only reads MLflow and calls ``adept.launcher``; training runs in its own processes, so closing the browser
+or restarting the app never stops or loses a run.
 """
 
 import sys
@@ -23,6 +24,7 @@ PAGES = [
     st.Page("views/runs.py", title="Runs", icon=":material/list_alt:"),
     st.Page("views/compare.py", title="Compare", icon=":material/compare_arrows:"),
     st.Page("views/offsets.py", title="Offsets", icon=":material/scatter_plot:"),
+    st.Page("views/try_model.py", title="Try", icon=":material/science:", url_path="try"),
     st.Page("views/evidence.py", title="Evidence", icon=":material/fact_check:"),
 ]
 

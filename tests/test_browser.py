@@ -172,7 +172,7 @@ def test_launch_watch_compare_and_inspect_offsets(server, page):
     _shot(pg, "01-launch")
 
     # A tiny run: backbone tiny-bert at the paper's budget (100 x d), 20 steps, PT only.
-    pg.locator("[data-testid='stSelectbox']").filter(has_text="Backbone").click()
+    pg.locator("[data-testid='stSelectbox']").filter(has_text="Backbone").first.click()  # not "Backbone precision"
     pg.get_by_role("option", name="tiny-bert", exact=True).click()
     _settle(pg)
     pg.get_by_role("button", name="Use 100 × d").click()
@@ -275,3 +275,95 @@ def test_an_out_of_range_number_is_shown_as_typed_and_blocks_launch(server, page
     assert pg.get_by_text(re.compile(r"Nothing launched\. Fix: DePT / ADePT rank r")).first.is_visible()
     _shot(pg, "08-rank-negative-refused")
     assert set(_runs()["run_id"]) == before  # nothing was queued
+
+
+def _pick(pg, label: str, option: str) -> None:
+    """Choose ``option`` in the selectbox labelled ``label``."""
+    pg.locator("[data-testid='stSelectbox']").filter(has_text=label).first.click()
+    pg.get_by_role("option", name=option, exact=True).click()
+    _settle(pg)
+
+
+def test_manage_runs_group_by_parallel_coordinates_try_and_a_shared_url(server, page):
+    """Tag, delete and restore a run from its panel (opened by a link naming it), group Compare by a config
+    field with parallel coordinates, reopen that view from its URL in a fresh tab, and try the models."""
+    from adept import tracking
+
+    pg = page
+    df = _runs()
+    done = df[(df["status"] == "FINISHED") & (df["sweep"] == "seeded-sweep")]
+    rid = done[done["method"] == "dept"]["run_id"].iloc[0]
+    client = tracking.get_client()
+
+    # A link that names the run opens its panel.
+    pg.goto(f"{server['url']}/runs?run={rid}")
+    _settle(pg, 1.5)
+    _no_exceptions(pg)
+    main = pg.locator("[data-testid='stMain']")
+    assert rid in main.inner_text()
+    pg.get_by_role("textbox", name="Tag", exact=True).fill("keep")
+    pg.get_by_role("button", name="Add tag").click()
+    _settle(pg)
+    pg.get_by_text("Tagged 1 run with keep").wait_for()
+    assert "keep" in client.get_run(rid).data.tags
+    _shot(pg, "09-runs-tagged")
+
+    pg.get_by_role("button", name="Delete", exact=True).click()
+    _settle(pg)
+    _no_exceptions(pg)
+    pg.get_by_text(re.compile(r"Deleted 1 run")).wait_for()
+    assert client.get_run(rid).info.lifecycle_stage == "deleted"
+    pg.get_by_text(re.compile(r"Deleted runs \(1\)")).click()
+    _settle(pg, 0.5)
+    restore = pg.locator("[data-testid='stMultiSelect']").filter(has_text="Restore").locator("input")
+    restore.click()
+    pg.get_by_role("option").first.click()
+    pg.keyboard.press("Escape")
+    _settle(pg)
+    _shot(pg, "10-runs-deleted-restore")
+    pg.get_by_role("button", name="Restore", exact=True).click()
+    _settle(pg)
+    pg.get_by_text("Restored 1 run").wait_for()
+    assert client.get_run(rid).info.lifecycle_stage == "active"
+
+    # Compare, grouped and coloured by a config field; parallel coordinates over what differs.
+    pg.get_by_role("link", name="Compare").first.click()
+    _settle(pg, 2)
+    _no_exceptions(pg)
+    _pick(pg, "Group and colour by", "num_virtual_tokens")
+    pg.get_by_text("Log-scale loss").click()
+    _settle(pg, 2)
+    _no_exceptions(pg)
+    final = pg.locator(".js-plotly-plot").filter(has_text="Final test/accuracy by num_virtual_tokens")
+    assert final.count() == 1
+    assert pg.locator(".js-plotly-plot").filter(has_text="Parallel coordinates").count() == 1
+    assert pg.locator(".js-plotly-plot .parcoords").count() >= 1
+    assert "by=num_virtual_tokens" in pg.url and "log=1" in pg.url
+    _shot(pg, "11-compare-grouped-parallel")
+
+    # The URL is the view: a fresh tab on it shows the same grouping and settings.
+    shared = pg.url
+    other = pg.context.browser.new_page(viewport=VIEWPORT)
+    try:
+        other.set_default_timeout(60_000)
+        other.goto(shared)
+        _settle(other, 2)
+        _no_exceptions(other)
+        other.locator(".js-plotly-plot").filter(has_text="Final test/accuracy by num_virtual_tokens").wait_for()
+        assert other.get_by_label("Log-scale loss").is_checked()
+        _shot(other, "12-compare-shared-url")
+    finally:
+        other.close()
+
+    # Try: each run's prediction and label scores, the folded check, the offsets of the input.
+    pg.get_by_role("link", name="Try").first.click()
+    _settle(pg, 3)
+    _no_exceptions(pg)
+    assert pg.get_by_text("Predictions").first.is_visible()
+    assert pg.locator("[data-testid='stMetric']").count() >= 2
+    assert pg.get_by_text(re.compile(r"Folded vs unfolded: same prediction")).count() >= 1
+    assert pg.locator(".js-plotly-plot").filter(has_text="Per-token offset norm").count() >= 1
+    pg.get_by_role("button", name="Use this test example").click()
+    _settle(pg, 2)
+    pg.get_by_text(re.compile(r"Test example #0: its label is")).wait_for()
+    _shot(pg, "13-try")

@@ -50,6 +50,8 @@ def test_reproduce_command_round_trips_through_the_cli():
     add_config_flags(parser)
     back = RunConfig.from_dict(config_from_args(parser.parse_args(argv)))
     assert back == cfg
+    # The method is named even when it is the default (a reader should not have to know the default).
+    assert reproduce_command(RunConfig(method="adept")).split()[4:6] == ["--method", "adept"]
 
 
 def test_sweep_expansion_names_varied_fields_and_every_experiment_file_is_valid():

@@ -7,6 +7,7 @@ No Streamlit here, so every figure is tested on its numbers (tests/test_charts.p
 * :mod:`~app.charts.curves`: EMA smoothing, training-loss and validation curves.
 * :mod:`~app.charts.results`: finished runs by method (final metric, parameters, time, budget table).
 * :mod:`~app.charts.offsets`: offsets computed live from a run's adapter (per token, by position, PCA).
+* :mod:`~app.charts.parallel`: parallel coordinates of config fields against a metric.
 * :mod:`~app.charts.analyses`: a run's stored analyses (pilot, histograms, attention, latency, top tokens).
 
 Conventions:
@@ -38,6 +39,7 @@ from app.charts.offsets import (
     projection_scatter,
     tokens_per_position_bars,
 )
+from app.charts.parallel import parallel_coordinates
 from app.charts.results import budget_table, final_metric_by_method, group_stats, time_bars, trainable_params_bars
 from app.charts.style import (
     DASHES,
@@ -47,6 +49,7 @@ from app.charts.style import (
     OTHER_COLOR,
     TEMPLATE,
     empty_figure,
+    group_colors,
     method_color,
     method_label,
 )
@@ -67,6 +70,7 @@ __all__ = [
     "empty_figure",
     "eval_curves",
     "final_metric_by_method",
+    "group_colors",
     "group_stats",
     "latency_bars",
     "line_curves",
@@ -78,6 +82,7 @@ __all__ = [
     "offset_norm_heatmap",
     "offset_profile_with_lengths",
     "offset_vs_position",
+    "parallel_coordinates",
     "pilot_by_k",
     "pilot_frame",
     "projection_scatter",

@@ -47,13 +47,20 @@ def line_curves(
     yaxis_title: str | None = None,
     markers: bool = False,
     height: int = 360,
+    colors: Mapping[str, str] | None = None,
+    x: str = "step",
+    log_y: bool = False,
 ) -> go.Figure:
     """One line per run of metric ``key`` against the optimizer step.
 
     ``labels``: run_id -> legend name (default: the first 8 characters of the id); ``methods``: run_id ->
     method (sets the colour). With ``smoothing`` > 0 each run gets a faint raw line (no legend entry, name
     ``"<label> (raw)"``) under its :func:`ema`-smoothed line. Runs are drawn in ``labels`` order, then by id.
+    ``colors``: run_id -> colour, overriding the method's (group-by on Compare). ``x``: ``"step"`` or
+    ``"wall"`` (seconds since the run's first point of this metric). ``log_y``: a log-scale y axis.
     """
+    if x not in ("step", "wall"):
+        raise ValueError(f"x must be 'step' or 'wall', got {x!r}.")
     if history.empty or key not in set(history["key"]):
         return empty_figure(f"No {key} points logged yet.", title, height)
     data = history[history["key"] == key].sort_values(["run_id", "step"])
@@ -67,7 +74,13 @@ def line_curves(
         run = data[data["run_id"] == rid]
         name = (labels or {}).get(rid, rid[:8])
         color, dash = styles[rid]
-        steps, values = run["step"].tolist(), run["value"].tolist()
+        color = (colors or {}).get(rid, color)
+        if x == "wall":
+            ts = pd.to_datetime(run["timestamp"], utc=True)
+            steps = ((ts - ts.min()).dt.total_seconds()).round(3).tolist()
+        else:
+            steps = run["step"].tolist()
+        values = run["value"].tolist()
         mode = "lines+markers" if markers or len(steps) == 1 else "lines"
         if smoothing > 0:
             fig.add_trace(
@@ -92,11 +105,12 @@ def line_curves(
                 mode=mode,
                 legendgroup=rid,
                 line=dict(color=color, width=2, dash=dash),
-                hovertemplate=f"{name}<br>step %{{x}}<br>%{{y:.4g}}<extra></extra>",
+                hovertemplate=f"{name}<br>{'step' if x == 'step' else 's'} %{{x}}<br>%{{y:.4g}}<extra></extra>",
             )
         )
-    fig.update_xaxes(title_text="step")
-    fig.update_yaxes(title_text=yaxis_title or key)
+    fig.update_xaxes(title_text="step" if x == "step" else "wall time since the first point (s)")
+    fig.update_yaxes(title_text=(yaxis_title or key) + (" (log scale)" if log_y else ""),
+                     type="log" if log_y else None)
     return layout(fig, title, height=height)
 
 

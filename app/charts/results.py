@@ -13,7 +13,15 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from app.charts.style import METHOD_LABELS, empty_figure, layout, method_color, method_label, method_rank
+from app.charts.style import (
+    METHOD_LABELS,
+    empty_figure,
+    group_colors,
+    layout,
+    method_color,
+    method_label,
+    method_rank,
+)
 
 
 def group_stats(runs: pd.DataFrame, value_col: str, group_col: str = "method") -> pd.DataFrame:
@@ -55,7 +63,8 @@ def _group_bars(
     if stats.empty:
         return stats
     groups = stats[group_col].astype(str).tolist()
-    colors = [method_color(g.split(" · ")[0]) for g in groups]
+    palette = group_colors(groups)
+    colors = [palette[g] for g in groups]
     std = [0.0 if pd.isna(s) else float(s) for s in stats["std"]]
     text = [
         f"{m:{fmt}}{unit}" + (f" ± {s:{fmt}}" if n > 1 else "") + f" (n={n})"

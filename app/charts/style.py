@@ -14,6 +14,9 @@ METHOD_COLORS = {"pt": "#4C78A8", "dept": "#F58518", "adept": "#54A24B"}
 OTHER_COLOR = "#8C8C8C"
 DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")  # seeds of one method
 TEMPLATE = "plotly_white"
+# Groups that are not methods (group-by a config field): a qualitative palette, method colours left out.
+GROUP_PALETTE = ("#E45756", "#72B7B2", "#B279A2", "#FF9DA6", "#9D755D", "#EECA3B", "#4C78A8", "#F58518",
+                 "#54A24B", "#BAB0AC")
 
 
 def method_label(method: str) -> str:
@@ -23,6 +26,22 @@ def method_label(method: str) -> str:
 
 def method_color(method: str) -> str:
     return METHOD_COLORS.get(str(method).lower(), OTHER_COLOR)
+
+
+def group_colors(groups) -> dict[str, str]:
+    """``group -> colour``: method colours for method groups (PT, DePT, ADePT, or "ADePT · ..."), a palette
+    colour per other group in order of first appearance."""
+    out: dict[str, str] = {}
+    i = 0
+    for g in dict.fromkeys(str(g) for g in groups):
+        head = g.split(" · ")[0]
+        lower = {v.lower(): k for k, v in METHOD_LABELS.items()}.get(head.lower(), head.lower())
+        if lower in METHOD_COLORS:
+            out[g] = METHOD_COLORS[lower]
+        else:
+            out[g] = GROUP_PALETTE[i % len(GROUP_PALETTE)]
+            i += 1
+    return out
 
 
 def method_rank(method: str) -> tuple[int, str]:
@@ -40,6 +59,14 @@ def layout(fig: go.Figure, title: str = "", *, height: int = 360, **kwargs) -> g
         legend=dict(orientation="h", yanchor="top", y=-0.3, xanchor="left", x=0),
         **kwargs,
     )
+    # Small numbers as 10⁻⁵ / 2×10⁻⁵, not SI prefixes ("10µ" reads as a unit); the same on colour bars.
+    fig.update_xaxes(exponentformat="power")
+    fig.update_yaxes(exponentformat="power")
+    for trace in fig.data:
+        if "colorbar" in trace:
+            trace.colorbar.exponentformat = "power"
+        elif "marker" in trace and getattr(trace.marker, "showscale", None):  # never add a colour bar
+            trace.marker.colorbar.exponentformat = "power"
     return fig
 
 

@@ -93,7 +93,7 @@ def read_form(
         for field, msg in check(probe).items():
             errors.setdefault(field, msg)
     if not methods:
-        errors.setdefault("method", "pick at least one method (or use “Compare all three”)")
+        errors.setdefault("method", "pick at least one method (all three to compare them at one budget)")
     return form, errors
 
 

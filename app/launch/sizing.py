@@ -123,5 +123,5 @@ def budget_preview(size: Sizing, backbone: str) -> None:
     if size.mode == MODE_LR:
         st.caption(
             "With your own l and r the methods need not have equal budgets; "
-            "“Compare all three” still solves r from PT's budget."
+            "picking all three methods still solves r from PT's budget."
         )

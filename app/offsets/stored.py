@@ -118,6 +118,7 @@ def analyse_buttons(pending: list[str], labels: dict[str, str], uri: str) -> Non
             for rid in waiting:
                 if tracking.load_json_artifact(rid, f"{analysis.ANALYSIS_DIR}/meta.json") is not None:
                     stored_analysis.clear()
+                    stored_pilot.clear()  # the pilot chart over seeds shows the new run at once, too
                     st.rerun(scope="app")
 
         watch_analyses()

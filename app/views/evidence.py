@@ -26,7 +26,7 @@ st.caption("The paper's claims, each judged by your own runs: what they show, wi
            "How to read it: docs/results.md.")
 df = common.runs()
 if df.empty:
-    st.info("No runs in this store yet. Queue PT, DePT and ADePT with “Compare all three” on the Launch page.")
+    st.info("No runs in this store yet. Queue PT, DePT and ADePT on the Launch page (pick all three methods).")
     st.page_link("views/launch.py", label="Launch runs", icon=":material/rocket_launch:")
     st.stop()
 

@@ -31,7 +31,7 @@ with form_col:
         list(METHODS),
         key=K + "methods",
         format_func=charts.method_label,
-        help="Used by the Launch button; “Compare all three” always runs PT, DePT and ADePT.",
+        help="Pick all three to compare them at one budget (one sweep); fewer to launch just those.",
     )
     slot["method"] = st.empty()
     b1, b2 = st.columns(2)
@@ -121,22 +121,15 @@ with side:
         st.warning("These sizes look like typos: " + "; ".join(warnings) + ".", icon=":material/warning:")
         confirmed = st.checkbox("Launch these sizes anyway", key=K + "confirm_sizes")
 
-    # Never disabled: a click with invalid input says what to fix (and launches nothing).
-    c1, c2 = st.columns(2)
-    go_selected = c1.button(
-        f"Launch {len(selected)} run{submit.plural(len(selected))}" if selected else "Launch",
-        type="primary",
-        key=K + "go",
-        width="stretch",
-    )
-    go_all = c2.button(
-        f"Compare all three ({len(every)} runs)" if every else "Compare all three",
-        key=K + "go_all",
-        width="stretch",
-        help="PT, DePT and ADePT at the same budget for every seed, grouped as one sweep.",
-    )
-    if go_all:
-        submit.launch(form, every, True, errors, warnings, confirmed)
-    elif go_selected:
-        submit.launch(form, selected, False, errors, warnings, confirmed)
+    # One launch action, never disabled: a click with invalid input says what to fix (and launches nothing).
+    # All three methods picked = the paper's comparison: one budget solved for all, grouped as one sweep.
+    compare_all = set(methods) == set(METHODS)
+    n = len(selected)
+    label = f"Launch {n} run{submit.plural(n)}" if selected else "Launch"
+    if st.button(label, type="primary", key=K + "go", width="stretch",
+                 help="PT, DePT and ADePT at the same budget for every seed, grouped as one sweep."
+                 if compare_all else "One run per picked method and seed."):
+        submit.launch(form, every if compare_all else selected, compare_all, errors, warnings, confirmed)
+    if compare_all and selected:
+        st.caption(f"Compares all three methods at one budget: {n} runs, one sweep.")
     submit.show_result()

@@ -9,7 +9,7 @@ import pytest
 from .helpers import app, errors, figures
 
 
-@pytest.mark.parametrize("page", [None, "runs", "compare", "offsets", "evidence"])
+@pytest.mark.parametrize("page", [None, "runs", "compare", "offsets", "try_model", "evidence"])
 def test_every_page_on_an_empty_store(store, tmp_path, monkeypatch, page):
     monkeypatch.setenv("ADEPT_HOME", str(tmp_path))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")

@@ -44,10 +44,8 @@ def test_launch_shows_equal_budget_solution_and_time_estimate(store):
         "concurrency 1" in line
     )
     assert "1 run already waiting" in line
-    assert [b.label for b in at.button if b.key in ("launch.go", "launch.go_all")] == [
-        "Launch 3 runs",
-        "Compare all three (3 runs)",
-    ]
+    # One launch action (all three methods picked: one budget, one sweep).
+    assert [b.label for b in at.button if b.key and b.key.startswith("launch.go")] == ["Launch 3 runs"]
 
 
 def test_preset_fills_the_form_and_the_table_follows_the_backbone(store):
@@ -63,7 +61,6 @@ def test_preset_fills_the_form_and_the_table_follows_the_backbone(store):
     # Seeds multiply the runs.
     at.text_input(key="launch.seeds").set_value("0, 1, 2").run()
     assert at.button(key="launch.go").label == "Launch 9 runs"
-    assert at.button(key="launch.go_all").label == "Compare all three (9 runs)"
     assert any("Edited from the faithful preset: seeds" in c.value for c in at.caption)
     at.button(key="launch.reset").click().run()
     assert (
@@ -80,7 +77,7 @@ def test_invalid_input_is_shown_next_to_its_field_and_nothing_is_launched(store,
     form_errors = [e.value for e in at.columns[0].error]
     assert any("'fast' is not a number" in e for e in form_errors)
     assert any("whole numbers" in e for e in form_errors)
-    at.button(key="launch.go_all").click().run()
+    at.button(key="launch.go").click().run()
     assert any(e.startswith("Nothing launched") for e in errors(at))
     assert len(runs_df()) == before
     # A budget too small for the prompt: the solver's message, next to the budget field.
@@ -99,11 +96,11 @@ def test_compare_all_three_queues_every_method_at_one_budget_per_seed(store, no_
     at.text_input(key="launch.max_length").set_value("32").run()
     at.text_input(key="launch.budget").set_value("6400").run()
     at.text_input(key="launch.num_virtual_tokens").set_value("6").run()
-    at.multiselect(key="launch.methods").set_value(["adept"]).run()  # Compare all three ignores this
+    at.multiselect(key="launch.methods").set_value(["pt", "dept", "adept"]).run()  # all three: one budget
     at.text_input(key="launch.seeds").set_value("0, 1").run()
     assert not at.columns[0].error
     before = set(runs_df()["run_id"])
-    at.button(key="launch.go_all").click().run()
+    at.button(key="launch.go").click().run()
     assert not at.exception
     assert any("Queued 6 runs" in s.value for s in at.success)
     df = runs_df()

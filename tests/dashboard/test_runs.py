@@ -55,10 +55,12 @@ def test_runs_selected_run_command_and_loss_curve(store):
     at = app("runs")
     at.selectbox(key="runs.selected").set_value(rid).run()
     run = tracking.get_client().get_run(rid)
-    codes = [c.value for c in at.code]
-    assert run.data.tags["adept.command"] in codes and run.data.tags["adept.command"].startswith(
-        "python -m adept train"
-    )
+    codes = [c.value for c in at.code if " -m adept train " in c.value]
+    # Shown runnable from anywhere: cd to the repository, this app's interpreter, every non-default field.
+    tag = run.data.tags["adept.command"]
+    assert len(codes) == 1 and codes[0].startswith("cd ") and " && " in codes[0]
+    assert codes[0].split(" -m adept train ", 1)[1] == tag.split(" -m adept train ", 1)[1]
+    assert "--method" in tag
     loss = figure(at, "Training loss")
     hist = tracking.metric_history([rid], ["train/loss"])
     assert loss["data"][0]["y"] == pytest.approx(hist["value"].tolist())
