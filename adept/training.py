@@ -266,10 +266,10 @@ def _train_tracked(cfg: RunConfig, tracker, task, threads: int, resume: str | No
             "val_examples": len(val_set), "test_examples_used": len(test_set), "data.truncated_texts": truncated,
             "version.torch": torch.__version__, "version.transformers": _version("transformers"),
             "version.mlflow": _version("mlflow"), "git_commit": git_commit(), "device_resolved": str(device),
-            "dtype": dtype_name(bb.dtype),  # the resolved storage type of the frozen backbone
+            # The frozen backbone's storage type as resolved here ("dtype" is what was asked, e.g. auto: a queued
+            # run has it logged already, and MLflow params cannot change).
+            "dtype_resolved": dtype_name(bb.dtype),
         })
-        if cfg.dtype != dtype_name(bb.dtype):
-            params["dtype_requested"] = cfg.dtype
         tracker.log_params(params)
         tracker.log_task_inputs(task, {"train": train_set, "validation": val_set, "test": test_set})
         tracker.log_json(cfg.to_dict(), "config.json")

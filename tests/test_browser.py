@@ -187,6 +187,10 @@ def test_launch_watch_compare_and_inspect_offsets(server, page):
     methods.press("Backspace")
     methods.press("Escape")
     _settle(pg)
+    seeds = pg.get_by_label("Seeds", exact=True)  # three by default; one run is enough here
+    seeds.fill("0")
+    seeds.press("Enter")
+    _settle(pg)
     assert pg.get_by_text("6,400").first.is_visible()  # PT: 100 tokens x 64 in the budget table
     launch = pg.get_by_role("button", name="Launch 1 run")
     before = set(_runs()["run_id"])

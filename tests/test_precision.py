@@ -123,7 +123,7 @@ def test_run_logs_resolved_dtype_and_train_start(tmp_path, monkeypatch, _templat
                  "test_examples": 6, "batch_size": 2, "warmup_steps": 0, "max_length": 32, "zero_shot": True,
                  "dtype": "bfloat16", "experiment": "dtype-test"}, progress=False)
     run = tracking.get_client().get_run(res["run_id"])
-    assert run.data.params["dtype"] == "bfloat16" and "dtype_requested" not in run.data.params
+    assert run.data.params["dtype"] == run.data.params["dtype_resolved"] == "bfloat16"
     started = int(run.data.tags[tracking.schema.TAG_TRAIN_STARTED])
     assert run.info.start_time <= started <= run.info.end_time
     for name in ("time/load_s", "time/eval_s", "time/test_s", "time/zero_shot_s"):
@@ -138,4 +138,4 @@ def test_auto_on_a_tiny_backbone_logs_float32_and_the_request(tiny_run, monkeypa
     monkeypatch.setenv("ADEPT_HOME", str(home))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home}/mlflow.db")
     params = tracking.get_client().get_run(run_id).data.params
-    assert params["dtype"] == "float32" and params["dtype_requested"] == "auto"
+    assert params["dtype_resolved"] == "float32" and params["dtype"] == "auto"

@@ -68,8 +68,9 @@ def test_paired_difference_result_and_determinism():
     assert (r["n_seeds"], r["n_examples"], r["confidence"]) == (3, 400, 0.95)
     assert "3 seeds x 400 examples" in r["method"] and "sign-flip" in r["method"]
     assert st.paired_difference(a, b, n_boot=500, n_perm=2000, seed=1) == r
-    # the p-value has its own random stream: changing n_boot leaves it unchanged
-    assert st.paired_difference(a, b, n_boot=300, n_perm=2000, seed=1)["p_value"] == r["p_value"]
+    # the sign-flip test has its own random stream: changing n_boot leaves its p-value unchanged
+    assert st.paired_difference(a, b, n_boot=300, n_perm=2000, seed=1)["p_examples"] == r["p_examples"]
+    assert r["p_value"] >= r["p_examples"]  # with seeds: the larger of the bootstrap's and the sign flip's
     # 1-D = one seed, and the method text says what that assumes
     one = st.paired_difference(a[0], b[0], n_boot=200)
     assert one["n_seeds"] == 1 and "between-seed variance assumed 0" in one["method"]
@@ -106,13 +107,29 @@ def test_false_positive_rate_and_uniform_p_values():
         base = rng.uniform(0.2, 0.9, 200)  # no difference, no seed effect: A and B exchangeable per example
         a = (rng.random((3, 200)) < base).astype(float)
         b = (rng.random((3, 200)) < base).astype(float)
-        ps.append(st.paired_difference(a, b, n_boot=100, n_perm=300, seed=i)["p_value"])
+        r = st.paired_difference(a, b, n_boot=100, n_perm=300, seed=i)
+        assert r["p_value"] >= r["p_examples"]
+        ps.append(r["p_examples"])
     ps = np.array(ps)
     assert np.mean(ps < 0.05) <= 0.09
     assert 0.40 <= np.mean(ps < 0.5) <= 0.60
     assert 0.05 <= np.mean(ps < 0.1) <= 0.15
     # ties: d_j takes few values, so P(|T*| = |T|) > 0 and a valid test has mean p a little above 1/2
     assert 0.45 <= ps.mean() <= 0.60
+
+
+def test_seed_spread_is_not_called_a_difference():
+    # No true difference, but each training run shifts its method's accuracy (seed effect): the per-example
+    # sign flip alone sees the runs' shifts as a real difference; the p-value used carries the seed spread.
+    rng = np.random.default_rng(5)
+    p_used, p_examples = [], []
+    for i in range(150):
+        a, b = _pair_with_seed_effect(rng, n=300, diff=0.0, seed_sd=0.05)
+        r = st.paired_difference(a, b, n_boot=400, n_perm=200, seed=i)
+        p_used.append(r["p_value"])
+        p_examples.append(r["p_examples"])
+    assert np.mean(np.array(p_used) < 0.05) <= 0.12
+    assert np.mean(np.array(p_examples) < 0.05) >= 0.25
 
 
 def test_large_difference_is_detected():
@@ -144,7 +161,7 @@ def test_exact_sign_flip_equals_brute_force():
     assert "exact sign-flip test (64 patterns)" in r["method"]
     dj = (a - b).mean(axis=0)
     brute = np.mean([abs(np.dot(s, dj[:6])) >= abs(dj.sum()) - 1e-12 for s in itertools.product((1, -1), repeat=6)])
-    assert r["p_value"] == pytest.approx(brute)
+    assert r["p_examples"] == pytest.approx(brute) and r["p_value"] >= r["p_examples"]
 
 
 # ------------------------------------------------------------------------------------------------

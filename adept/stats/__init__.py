@@ -50,8 +50,10 @@ permutation test on ``d_j = mean_s (a[s, j] - b[s, j])`` with statistic ``|mean_
 nonzero ``d_j`` all ``2^m`` sign patterns are enumerated (exact ``p = #{|T*| >= |T|} / 2^m``); otherwise
 ``n_perm`` random flips give ``p = (#{|T*| >= |T|} + 1) / (n_perm + 1)``. For a metric the two methods'
 predictions are swapped per example (in every seed at once). The test is conditional on the trained runs
-(it does not see seed-to-seed variation), so with few seeds a small p may come with an interval that
-includes 0; :func:`verdict` then reports no detectable difference.
+(it does not see seed-to-seed variation): with two or more seeds :func:`paired_difference` therefore
+returns as ``p_value`` the larger of it and the two-way bootstrap's p-value
+(``(#{|rep - est| >= |est|} + 1) / (n_boot + 1)``), which carries the seed variance, and keeps the
+sign-flip value as ``p_examples``; :func:`paired_metric_difference` does the same with its swap test.
 
 **Power.** From the ANOVA of ``d[s, j] = a - b``: ``MS_S = n sum_s (d_s. - d..)^2/(S-1)``,
 ``MS_J = S sum_j (d_.j - d..)^2/(n-1)``, ``MS_E = sum (d_sj - d_s. - d_.j + d..)^2/((S-1)(n-1))`` give

@@ -75,7 +75,10 @@ def paired_metric_difference(metric_fn: MetricFn, pred_a, pred_b, references, *,
 
     boot_rng, perm_rng = _rngs(seed)
     boot = _two_way_bootstrap(ma - mb, replicate, n, confidence=confidence, n_boot=n_boot, rng=boot_rng)
-    p, how = _swap_test(metric_fn, pa, pb, refs, boot["estimate"], n_perm, perm_rng)
-    return {"diff": boot["estimate"], **boot, "p_value": p, "mean_a": float(ma.mean()), "mean_b": float(mb.mean()),
-            "n_seeds": S, "n_examples": n, "confidence": confidence,
-            "method": f"{_bootstrap_text(S, n, n_boot)} of the metric; two-sided paired {how}"}
+    p_examples, how = _swap_test(metric_fn, pa, pb, refs, boot["estimate"], n_perm, perm_rng)
+    # As in paired_difference: with seeds, the swap test alone cannot see their spread.
+    p = p_examples if S == 1 else max(p_examples, boot["p_boot"])
+    test = f"two-sided paired {how}" + ("" if S == 1 else ", or the two-way bootstrap's p-value when larger")
+    return {"diff": boot["estimate"], **boot, "p_value": p, "p_examples": p_examples, "mean_a": float(ma.mean()),
+            "mean_b": float(mb.mean()), "n_seeds": S, "n_examples": n, "confidence": confidence,
+            "method": f"{_bootstrap_text(S, n, n_boot)} of the metric; {test}"}

@@ -15,6 +15,7 @@ COLUMNS = {
     "method": "method",
     "task": "task",
     "backbone": "backbone",
+    "dtype": "dtype",
     "seed": "seed",
     "progress": "step",
     "test": "test",
@@ -34,6 +35,8 @@ CONFIG = {
     "seed": st.column_config.NumberColumn(width="small"),
     "step": st.column_config.TextColumn(width="small"),
     "started": st.column_config.DatetimeColumn(format="MM-DD HH:mm", help="When the run was created (UTC)."),
+    "dtype": st.column_config.TextColumn(width="small", help="The frozen backbone's storage type, as resolved "
+                                         "on the machine that trained it (auto: bfloat16 where measured faster)."),
     "took": st.column_config.TextColumn(help="Training time: from the start of training (not of waiting in "
                                         "the queue) to the end, or to now for a running run."),
     "why it ended": st.column_config.TextColumn(width="large"),
@@ -47,6 +50,14 @@ def _test_value(row: pd.Series) -> str:
     return "" if v is None or pd.isna(v) else f"{m} {v:.1f}"
 
 
+def _dtype(row: pd.Series) -> str:
+    for key in ("params.dtype_resolved", "params.dtype"):  # runs before the resolved param: what was asked
+        v = row.get(key)
+        if isinstance(v, str) and v:
+            return v
+    return ""
+
+
 def frame(df: pd.DataFrame) -> pd.DataFrame:
     """The table as shown (labels made unique, durations without queue time)."""
     out = df.copy()
@@ -55,6 +66,7 @@ def frame(df: pd.DataFrame) -> pd.DataFrame:
     out["test"] = [_test_value(r) for r in rows]
     out["duration"] = [common.fmt_duration(d) if d is not None else "" for d in map(facts.duration_s, rows)]
     out["where"] = [facts.where(r) for r in rows]
+    out["dtype"] = [_dtype(r) for r in rows]
     out["tags"] = [manage.tags_text(r) for r in rows]
     out["note"] = [manage.note_of(r).split("\n", 1)[0] for r in rows]
     out["method"] = out["method"].map(charts.method_label)

@@ -22,7 +22,7 @@ def test_launch_shows_equal_budget_solution_and_time_estimate(store):
     assert cells[1] == [r["l"] for r in expected]
     assert cells[2][1:] == [r["r"] for r in expected[1:]]
     assert cells[3] == [f"{r['params']:,}" for r in expected]
-    # The estimate: 3 runs of the quick preset, one queued run ahead of them, concurrency 1.
+    # The estimate: 3 methods x 3 seeds of the quick preset, one queued run ahead of them, concurrency 1.
     per = [
         estimate_seconds(
             RunConfig.from_dict(
@@ -40,12 +40,12 @@ def test_launch_shows_equal_budget_solution_and_time_estimate(store):
 
     line = next(m.value for m in at.markdown if "runs queued" in m.value)
     assert (
-        f"≈ {fmt_duration(sum(per) / 3)} per run, 3 runs queued, ≈ {fmt_duration(sum(per))} in all at "
+        f"≈ {fmt_duration(sum(per) / 3)} per run, 9 runs queued, ≈ {fmt_duration(3 * sum(per))} in all at "
         "concurrency 1" in line
     )
     assert "1 run already waiting" in line
     # One launch action (all three methods picked: one budget, one sweep).
-    assert [b.label for b in at.button if b.key and b.key.startswith("launch.go")] == ["Launch 3 runs"]
+    assert [b.label for b in at.button if b.key and b.key.startswith("launch.go")] == ["Launch 9 runs"]
 
 
 def test_preset_fills_the_form_and_the_table_follows_the_backbone(store):
@@ -58,13 +58,15 @@ def test_preset_fills_the_form_and_the_table_follows_the_backbone(store):
     assert at.text_input(key="launch.lr_offsets").value == "0.0001"
     cells = figures(at)[0]["data"][0]["cells"]["values"]
     assert cells[1] == [100, 60, 60] and cells[3][0] == "57,600"  # PT: 100 x 576
-    # Seeds multiply the runs.
-    at.text_input(key="launch.seeds").set_value("0, 1, 2").run()
+    # Seeds multiply the runs: three by default, so "all three methods" is 9 runs.
+    assert at.text_input(key="launch.seeds").value == "0, 1, 2"
     assert at.button(key="launch.go").label == "Launch 9 runs"
+    at.text_input(key="launch.seeds").set_value("0").run()
+    assert at.button(key="launch.go").label == "Launch 3 runs"
     assert any("Edited from the faithful preset: seeds" in c.value for c in at.caption)
     at.button(key="launch.reset").click().run()
     assert (
-        at.text_input(key="launch.seeds").value == "0" and at.button(key="launch.go").label == "Launch 3 runs"
+        at.text_input(key="launch.seeds").value == "0, 1, 2" and at.button(key="launch.go").label == "Launch 9 runs"
     )
 
 
