@@ -125,3 +125,21 @@ def test_analyze_experiment_cli_prints_slopes(tiny_run, monkeypatch, capsys):
         cli.cli_analyze(argparse.Namespace(run_id="x", experiment="y", force=False))
     with pytest.raises(ValueError, match="no FINISHED run"):
         cli.cli_analyze(argparse.Namespace(run_id=None, experiment="nope", force=False))
+
+
+def test_analyze_experiment_skips_the_sweep_parent_run(tmp_path, monkeypatch, _template_db):
+    import shutil
+
+    from adept import tracking
+    from adept.analysis import cli
+
+    shutil.copy(_template_db, tmp_path / "mlflow.db")
+    monkeypatch.setenv("ADEPT_HOME", str(tmp_path))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    client = tracking.get_client()
+    exp = client.create_experiment("sweep-exp")
+    parent = client.create_run(exp, tags={tracking.TAG_ROLE: tracking.ROLE_SWEEP}).info.run_id
+    child = client.create_run(exp).info.run_id
+    for rid in (parent, child):
+        client.set_terminated(rid, "FINISHED")
+    assert cli._finished_runs("sweep-exp") == [child]  # the parent trained nothing: no config.json to analyse

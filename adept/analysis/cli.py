@@ -40,7 +40,8 @@ def cli_analyze(args) -> int:
 def _finished_runs(experiment: str) -> list[str]:
     from adept import tracking
 
-    runs = tracking.search_runs("attributes.status = 'FINISHED'", experiment)
+    runs = [r for r in tracking.search_runs("attributes.status = 'FINISHED'", experiment)
+            if r.data.tags.get(tracking.TAG_ROLE) != tracking.ROLE_SWEEP]  # a sweep's parent run trained nothing
     if not runs:
         raise ValueError(f"Experiment {experiment!r} has no FINISHED run: check the name (`python -m adept runs`).")
     return [r.info.run_id for r in reversed(runs)]  # oldest first
