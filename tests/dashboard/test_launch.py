@@ -140,6 +140,7 @@ def test_l_and_r_mode_counts_parameters_and_launches_those_sizes(store, no_worke
         for m, lm, r in (("pt", 50, 0), ("dept", 30, 5), ("adept", 30, 5))
     ]
     at.multiselect(key="launch.methods").set_value(["adept"]).run()
+    at.text_input(key="launch.seeds").set_value("0").run()  # one run (three seeds by default)
     before = set(runs_df()["run_id"])
     at.button(key="launch.go").click().run()
     new = runs_df()[lambda d: ~d["run_id"].isin(before)]
@@ -172,6 +173,7 @@ def test_uploaded_file_is_validated_with_load_task(store, no_worker, tmp_path):
     assert not at.columns[0].error
     before = set(runs_df()["run_id"])
     at.multiselect(key="launch.methods").set_value(["dept"]).run()
+    at.text_input(key="launch.seeds").set_value("0").run()  # one run (three seeds by default)
     at.button(key="launch.go").click().run()
     df = runs_df()
     new = df[~df["run_id"].isin(before)]

@@ -103,9 +103,9 @@ def test_a_stored_seed_past_int64_does_not_break_any_reader(store):
     assert result.rc == 0 and tr.run_id in result.out
     result = cli("report", "--experiment", "rel")
     assert result.rc == 0 and "50.0" in result.out
-    from app.views.runs import _table
+    from app.runs.table import frame
 
-    assert _table(df)["run"].iloc[0] == "odd"
+    assert frame(df)["run"].iloc[0] == "odd"
 
 
 def _killed_and_finished_runs(store):

@@ -28,7 +28,7 @@ FORM_CASES = [
     ("huge batch", [("text_input", "batch_size", "100000")], "Batch size", "100,000 is over 1,024"),
     ("max length 5", [("text_input", "max_length", "5")], "Max input tokens s", "5 is below 8"),
     ("warmup past the steps", [("text_input", "warmup_steps", "500")], "Warmup steps",
-     "500 warmup steps exceed the 150 training steps"),
+     "500 warmup steps exceed the 60 training steps"),
     ("NaN offset learning rate", [("text_input", "lr_offsets", "nan")], "Learning rate, offsets",
      "'nan' is not a finite number"),
     ("learning rate of words", [("text_input", "lr_prompt", "fast")], "Learning rate, soft prompt",
@@ -98,6 +98,7 @@ def test_absurd_sizes_need_a_tick_before_launching(store, form, edits, warning):
     assert_untouched(store, before)
     at.checkbox(key="launch.confirm_sizes").check().run()
     at.multiselect(key="launch.methods").set_value(["pt"]).run()
+    at.text_input(key="launch.seeds").set_value("0").run()  # one run (three seeds by default)
     at.button(key="launch.go").click().run()
     assert any("Queued 1 run" in s.value for s in at.success)
     from adept import launcher, tracking
