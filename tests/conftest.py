@@ -67,3 +67,18 @@ def _template_db(pytestconfig, tmp_path_factory):
         shutil.copy(build / "mlflow.db", cached.with_suffix(".tmp"))
         os.replace(cached.with_suffix(".tmp"), cached)
     return cached
+
+
+@pytest.fixture()
+def store(tmp_path, monkeypatch, _template_db):
+    """A fresh store + queue home under tmp_path (MLFLOW_TRACKING_URI, ADEPT_HOME); returns the home. Test
+    files with other needs define their own ``store``."""
+    import shutil
+
+    home = tmp_path / "mlruns"
+    home.mkdir()
+    shutil.copy(_template_db, home / "mlflow.db")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
+    monkeypatch.setenv("ADEPT_HOME", str(home))
+    monkeypatch.delenv("ADEPT_MAX_CONCURRENT", raising=False)
+    return home

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -43,18 +42,6 @@ FAKE_TRAIN = textwrap.dedent("""
             t.flush()
             time.sleep(0.5 if mode == "slow" else 0.02)
 """)
-
-
-@pytest.fixture()
-def store(tmp_path, monkeypatch, _template_db):
-    """A fresh store + queue home under tmp_path (MLFLOW_TRACKING_URI, ADEPT_HOME); returns the home."""
-    home = tmp_path / "mlruns"
-    home.mkdir()
-    shutil.copy(_template_db, home / "mlflow.db")
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
-    monkeypatch.setenv("ADEPT_HOME", str(home))
-    monkeypatch.delenv("ADEPT_MAX_CONCURRENT", raising=False)
-    return home
 
 
 @pytest.fixture()

@@ -3,8 +3,6 @@ parent runs with their runs nested, and a run's log readable from its artifact."
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from adept import launcher, tracking
@@ -12,16 +10,6 @@ from adept import launcher, tracking
 TINY = {"method": "pt", "backbone": "tiny-bert", "task": "rotten-tomatoes", "max_steps": 3, "eval_every": 3,
         "eval_examples": 16, "test_examples": 16, "warmup_steps": 0, "batch_size": 4,
         "experiment": "conventions"}
-
-
-@pytest.fixture()
-def store(tmp_path, monkeypatch, _template_db):
-    home = tmp_path / "mlruns"
-    home.mkdir()
-    shutil.copy(_template_db, home / "mlflow.db")
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
-    monkeypatch.setenv("ADEPT_HOME", str(home))
-    return home
 
 
 def test_a_training_run_carries_mlflow_standard_tags_inputs_and_system_metrics(tiny_run, monkeypatch):

@@ -5,7 +5,6 @@ whose Ray worker is killed (FAILED with the reason), then resumed through Ray fr
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import threading
 import time
@@ -31,16 +30,6 @@ def ray_instance():
     ray_executor.connect(None, num_cpus=2)
     yield ray
     ray.shutdown()
-
-
-@pytest.fixture()
-def store(tmp_path, monkeypatch, _template_db):
-    home = tmp_path / "mlruns"
-    home.mkdir()
-    shutil.copy(_template_db, home / "mlflow.db")
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
-    monkeypatch.setenv("ADEPT_HOME", str(home))
-    return home
 
 
 def _wait_training(client, run_id: str, timeout: float = 150) -> None:

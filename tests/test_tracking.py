@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -14,17 +13,6 @@ import pytest
 
 from adept import tracking
 from adept.tracking import RunKilled, RunTracker, writer
-
-
-@pytest.fixture()
-def store(tmp_path, monkeypatch, _template_db):
-    """A fresh store: MLFLOW_TRACKING_URI and ADEPT_HOME under tmp_path. Returns the home folder."""
-    home = tmp_path / "mlruns"
-    home.mkdir()
-    shutil.copy(_template_db, home / "mlflow.db")
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
-    monkeypatch.setenv("ADEPT_HOME", str(home))
-    return home
 
 
 @pytest.fixture()
