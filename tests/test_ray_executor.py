@@ -50,7 +50,8 @@ def test_resources_follow_the_config(monkeypatch):
     assert ray_executor.resources({"device": "cpu"}) == {"num_cpus": 4, "num_gpus": 0}
 
 
-@pytest.mark.slow  # 68 s at load 4, 150 s at load 9 on 2 cores (Ray start 9-20 s, five cold training processes)
+# 68 s at load 4, 150 s at load 9 on 2 cores (Ray start 9-20 s, five cold training processes): in the default
+# suite all the same, so CI runs the sweep on a real local Ray instance (the suite stays under 10 minutes).
 def test_a_sweep_on_ray_ends_with_every_status_right(ray_instance, store, tmp_path):
     data = tmp_path / "gone.csv"
     data.write_text("text,label\n" + "".join(f"good film {i},1\nbad film {i},0\n" for i in range(20)))
