@@ -18,6 +18,7 @@ from collections import Counter
 from pathlib import Path
 
 from adept.config_files import read_config_file
+from adept.report_cli import whole_number_at_least
 from adept.sweeps import expand_sweep  # noqa: F401 - `from adept.__main__ import expand_sweep` keeps working
 
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
@@ -276,15 +277,7 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
 
 
-def positive_int(text: str) -> int:
-    """argparse type: a whole number >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 1")
-    return value
+positive_int = whole_number_at_least(1)  # argparse type: a whole number >= 1
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,14 +24,22 @@ def _confidence(text: str) -> float:
     return v
 
 
-def _n_boot(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        v = 0
-    if v < 100:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 100")
-    return v
+def whole_number_at_least(minimum: int):
+    """argparse type: a whole number >= ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            v = minimum - 1
+        if v < minimum:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= {minimum}")
+        return v
+
+    return parse
+
+
+_n_boot = whole_number_at_least(100)
 
 
 def add_report_flags(p: argparse.ArgumentParser, target_default: float | None = None) -> None:

@@ -24,6 +24,13 @@ def _rgba(hex_color: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
+def _band(x: list, upper: list, lower: list, color: str, name: str, group: str) -> go.Scatter:
+    """A filled band between ``upper`` and ``lower`` over ``x`` (no legend entry; grouped with its line)."""
+    return go.Scatter(x=x + x[::-1], y=upper + lower[::-1], fill="toself", fillcolor=_rgba(color, 0.18),
+                      mode="lines", line=dict(width=0), name=name, legendgroup=group, showlegend=False,
+                      hoverinfo="skip")
+
+
 def pilot_frame(pilots: Mapping[str, Mapping], labels: Mapping[str, str] | None = None,
                 metric: str | None = None) -> pd.DataFrame:
     """Long format of stored pilot experiments (``run_id -> analysis/pilot.json``): one row per run, padding side
@@ -73,36 +80,12 @@ def pilot_by_k(
             lo = {int(b["k"]): b["low"] for b in band}
             hi = {int(b["k"]): b["high"] for b in band}
             band_ks = [k for k in ks if k in lo]
-            fig.add_trace(
-                go.Scatter(
-                    x=band_ks + band_ks[::-1],
-                    y=[hi[k] for k in band_ks] + [lo[k] for k in band_ks][::-1],
-                    fill="toself",
-                    fillcolor=_rgba(color, 0.18),
-                    mode="lines",
-                    line=dict(width=0),
-                    name=f"{name} 95% interval",
-                    legendgroup=method,
-                    showlegend=False,
-                    hoverinfo="skip",
-                )
-            )
+            fig.add_trace(_band(band_ks, [hi[k] for k in band_ks], [lo[k] for k in band_ks], color,
+                                f"{name} 95% interval", method))
         elif n_runs > 1:
             std = stats["std"].fillna(0.0)
-            fig.add_trace(
-                go.Scatter(
-                    x=ks + ks[::-1],
-                    y=(stats["mean"] + std).tolist() + (stats["mean"] - std).tolist()[::-1],
-                    fill="toself",
-                    fillcolor=_rgba(color, 0.18),
-                    mode="lines",
-                    line=dict(width=0),
-                    name=f"{name} ± std",
-                    legendgroup=method,
-                    showlegend=False,
-                    hoverinfo="skip",
-                )
-            )
+            fig.add_trace(_band(ks, (stats["mean"] + std).tolist(), (stats["mean"] - std).tolist(), color,
+                                f"{name} ± std", method))
         fig.add_trace(
             go.Scatter(
                 x=ks,
